@@ -1,0 +1,39 @@
+# Sourcier — every target sets itself up on a fresh machine (venv, torch CPU first, model, index).
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+export HF_HUB_OFFLINE := 1
+export OPENBLAS_NUM_THREADS := 1
+export TOKENIZERS_PARALLELISM := false
+
+.PHONY: setup model index serve test test-fast clean
+
+# torch==2.13.0 first: it is the CPU build on this machine's disk; installed later by
+# sentence-transformers' requirements pip would pull a multi-GB CUDA build instead.
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check torch==2.13.0
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[test]'
+	touch $@
+
+setup: $(STAMP)
+
+model: setup
+	$(BIN)/sourcier fetch-model
+
+index: model
+	$(BIN)/sourcier build
+
+serve: index
+	$(BIN)/sourcier serve
+
+test: model
+	$(BIN)/pytest
+
+test-fast: setup
+	$(BIN)/pytest -m "not slow"
+
+clean:
+	rm -rf var/index

@@ -1,0 +1,68 @@
+"""Cut articles into sentences and chunks (windows of whole sentences inside one section).
+
+Sentences are the answer units; chunks (shown as "passages") are the retrieval units. Both keep
+``(start, end)`` into ``Article.text``; heading lines and boilerplate never become either.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from corpus.load import Article, Section
+from corpus.text import Span, split_sentences
+
+# Bump when sentence splitting or chunking changes the units: an index built before is then stale.
+UNITS_VERSION = 1
+
+
+@dataclass(frozen=True)
+class Sentence:
+    doc_id: str
+    index: int  # position among the article's sentences
+    start: int
+    end: int
+    section: str
+
+
+@dataclass(frozen=True)
+class Chunk:
+    doc_id: str
+    index: int  # position among the article's chunks
+    start: int
+    end: int
+    section: str
+    first: int  # index of its first sentence
+    last: int  # index of its last sentence (inclusive)
+
+
+def _overlaps(span: Span, excluded: list[Span]) -> bool:
+    return any(span.start < ex.end and ex.start < span.end for ex in excluded)
+
+
+def sentences(article: Article) -> list[Sentence]:
+    """The article's content sentences, in order, section by section."""
+    result: list[Sentence] = []
+    for section in article.sections or [Section(article.title, 0, len(article.text), 0)]:
+        for span in split_sentences(article.text, section.body_start, section.end):
+            if not _overlaps(span, article.excluded):
+                result.append(Sentence(article.doc_id, len(result), span.start, span.end, section.title))
+    return result
+
+
+def chunks(article: Article, sents: list[Sentence], max_chars: int = 600, overlap: int = 1) -> list[Chunk]:
+    """Greedy windows of consecutive sentences of one section, at most ``max_chars`` long (a longer
+    sentence stands alone); each window starts ``overlap`` sentences before the previous one ended."""
+    result: list[Chunk] = []
+    i = 0
+    while i < len(sents):
+        j = i
+        while (j + 1 < len(sents) and sents[j + 1].section == sents[i].section
+               and sents[j + 1].start - sents[i].start < max_chars
+               and sents[j + 1].end - sents[i].start <= max_chars):
+            j += 1
+        result.append(Chunk(article.doc_id, len(result), sents[i].start, sents[j].end, sents[i].section, i, j))
+        if j + 1 >= len(sents):
+            break
+        same_section = sents[j + 1].section == sents[i].section
+        i = max(i + 1, j + 1 - overlap) if same_section else j + 1
+    return result

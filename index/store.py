@@ -1,0 +1,319 @@
+"""Build, save and load the search index: sentences and chunks, their vectors, a manifest.
+
+On disk (one folder, readable without this code):
+``manifest.json`` (model, settings, corpus hash, counts, file hashes), ``articles.jsonl``,
+``sentences.jsonl``, ``chunks.jsonl`` (offsets and the hash of each embedded input), and
+``sentences.faiss`` / ``chunks.faiss``. No pickle. A save writes a temporary folder and renames it
+into place, so a crash never leaves a half index where the service looks. A rebuild reuses the
+vectors of unchanged inputs (same embedded text → same hash), so adding one article embeds only it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import shutil
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+
+import faiss
+import numpy as np
+
+from corpus.chunk import UNITS_VERSION, Chunk, Sentence, chunks, sentences
+from corpus.load import Article, Section
+from corpus.text import Span
+from index.model import Encoder, sha256_file
+
+log = logging.getLogger(__name__)
+
+FORMAT = 1
+FILES = ("articles.jsonl", "sentences.jsonl", "chunks.jsonl", "sentences.faiss", "chunks.faiss")
+
+
+class StoreError(RuntimeError):
+    """The index folder is missing, damaged or was built differently; the message says what to run."""
+
+
+@dataclass(frozen=True)
+class IndexConfig:
+    """Everything that changes the vectors or the units: an index is only valid for the config it was built with."""
+
+    model: str
+    chunk_chars: int = 600
+    chunk_overlap: int = 1
+    index_type: str = "flat"  # "flat" (exact) or "hnsw" (approximate, for very large corpora)
+
+
+@dataclass
+class Index:
+    manifest: dict[str, Any]
+    articles: dict[str, Article]
+    sentences: list[Sentence]
+    chunks: list[Chunk]
+    sentence_vectors: np.ndarray
+    chunk_vectors: np.ndarray
+    sentence_hashes: list[str] = field(default_factory=list)
+    chunk_hashes: list[str] = field(default_factory=list)
+    sentence_faiss: Any = field(repr=False, default=None)
+    chunk_faiss: Any = field(repr=False, default=None)
+
+    def __post_init__(self) -> None:
+        if self.sentence_faiss is None:
+            self.sentence_faiss = _faiss_index(self.sentence_vectors, self.manifest["settings"]["index_type"])
+        if self.chunk_faiss is None:
+            self.chunk_faiss = _faiss_index(self.chunk_vectors, self.manifest["settings"]["index_type"])
+        # Sentence position of each (doc_id, index), and the chunks each sentence belongs to.
+        self.sentence_pos = {(s.doc_id, s.index): i for i, s in enumerate(self.sentences)}
+        self.chunks_of_sentence: dict[int, list[int]] = {}
+        for c_pos, chunk in enumerate(self.chunks):
+            for s_index in range(chunk.first, chunk.last + 1):
+                pos = self.sentence_pos[(chunk.doc_id, s_index)]
+                self.chunks_of_sentence.setdefault(pos, []).append(c_pos)
+
+    @property
+    def version(self) -> str:
+        return self.manifest["version"]
+
+    def search_chunks(self, query: np.ndarray, k: int) -> list[tuple[int, float]]:
+        return _search(self.chunk_faiss, query, k)
+
+    def search_sentences(self, query: np.ndarray, k: int) -> list[tuple[int, float]]:
+        return _search(self.sentence_faiss, query, k)
+
+
+def _search(index: Any, query: np.ndarray, k: int) -> list[tuple[int, float]]:
+    k = min(k, index.ntotal)
+    if k <= 0:
+        return []
+    scores, ids = index.search(np.asarray(query, dtype=np.float32).reshape(1, -1), k)
+    return [(int(i), float(s)) for i, s in zip(ids[0], scores[0]) if i >= 0]
+
+
+def _faiss_index(vectors: np.ndarray, index_type: str) -> Any:
+    dims = vectors.shape[1]
+    if index_type == "flat":
+        index = faiss.IndexFlatIP(dims)
+    elif index_type == "hnsw":
+        index = faiss.IndexHNSWFlat(dims, 32, faiss.METRIC_INNER_PRODUCT)
+        index.hnsw.efConstruction = 80
+        index.hnsw.efSearch = 128
+    else:
+        raise ValueError(f"unknown index type {index_type!r} (use 'flat' or 'hnsw')")
+    if len(vectors):
+        index.add(np.ascontiguousarray(vectors, dtype=np.float32))
+    return index
+
+
+def sentence_input(article: Article, sentence: Sentence) -> str:
+    """What is embedded for a sentence: its section title gives the context a bare sentence lacks."""
+    body = article.text[sentence.start:sentence.end]
+    return body if sentence.section == article.title else f"{sentence.section}\n{body}"
+
+
+def chunk_input(article: Article, chunk: Chunk) -> str:
+    body = article.text[chunk.start:chunk.end]
+    return body if chunk.section == article.title else f"{chunk.section}\n{body}"
+
+
+def text_hash(title: str, text: str) -> str:
+    return hashlib.sha256(f"{title}\x00{text}".encode()).hexdigest()[:24]
+
+
+def corpus_hash(articles: Iterable[Article]) -> str:
+    digest = hashlib.sha256()
+    for article in articles:
+        record = [article.doc_id, article.title, article.url, article.text]
+        digest.update(json.dumps(record, ensure_ascii=False).encode())
+    return digest.hexdigest()
+
+
+def _embed(encoder: Encoder, items: list[tuple[str, str]], cache: dict[str, np.ndarray],
+           progress: bool, what: str) -> tuple[np.ndarray, list[str], int]:
+    """Vectors for ``(title, text)`` items, embedding only those whose hash is not in ``cache``."""
+    hashes = [text_hash(title, text) for title, text in items]
+    missing = sorted({h: i for i, h in enumerate(hashes) if h not in cache}.values())
+    if missing:
+        log.info("embedding %d new %s (%d reused)", len(missing), what, len(items) - len(missing))
+        vectors = encoder.encode_documents([items[i][1] for i in missing], [items[i][0] for i in missing],
+                                           progress=progress)
+        for i, vector in zip(missing, vectors):
+            cache[hashes[i]] = vector
+    dims = encoder.dims
+    matrix = np.stack([cache[h] for h in hashes]) if hashes else np.zeros((0, dims), dtype=np.float32)
+    return matrix.astype(np.float32), hashes, len(missing)
+
+
+def build(articles: list[Article], encoder: Encoder, config: IndexConfig,
+          cache: dict[str, np.ndarray] | None = None, progress: bool = False) -> Index:
+    """Cut, embed and index ``articles``. ``cache`` maps input hashes to vectors already computed
+    (from the previous index); it is updated with the new ones."""
+    cache = {} if cache is None else cache
+    started = time.perf_counter()
+    all_sentences: list[Sentence] = []
+    all_chunks: list[Chunk] = []
+    for article in articles:
+        sents = sentences(article)
+        all_sentences.extend(sents)
+        all_chunks.extend(chunks(article, sents, config.chunk_chars, config.chunk_overlap))
+    by_id = {a.doc_id: a for a in articles}
+    sentence_items = [(by_id[s.doc_id].title, sentence_input(by_id[s.doc_id], s)) for s in all_sentences]
+    chunk_items = [(by_id[c.doc_id].title, chunk_input(by_id[c.doc_id], c)) for c in all_chunks]
+    s_vectors, s_hashes, s_new = _embed(encoder, sentence_items, cache, progress, "sentences")
+    c_vectors, c_hashes, c_new = _embed(encoder, chunk_items, cache, progress, "chunks")
+    info = encoder.info() if hasattr(encoder, "info") else None
+    model = asdict(info) if info else {"name": encoder.name, "runtime": encoder.runtime, "dims": encoder.dims}
+    c_hash = corpus_hash(articles)
+    settings = asdict(config)
+    version_source = json.dumps([c_hash, UNITS_VERSION, settings, model.get("file_hashes"), model["runtime"], model["dims"]])
+    manifest = {
+        "format": FORMAT,
+        "units_version": UNITS_VERSION,
+        "version": hashlib.sha256(version_source.encode()).hexdigest()[:12],
+        "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "model": model,
+        "settings": settings,
+        "corpus": {"hash": c_hash, "articles": len(articles), "sentences": len(all_sentences),
+                   "chunks": len(all_chunks)},
+        "build": {"seconds": round(time.perf_counter() - started, 2), "embedded": s_new + c_new,
+                  "reused": len(s_hashes) + len(c_hashes) - s_new - c_new},
+    }
+    return Index(manifest, by_id, all_sentences, all_chunks, s_vectors, c_vectors, s_hashes, c_hashes)
+
+
+def _write_jsonl(path: Path, records: Iterable[dict[str, Any]]) -> None:
+    with open(path, "w", encoding="utf-8") as handle:
+        for record in records:
+            handle.write(json.dumps(record, ensure_ascii=False) + "\n")
+
+
+def _read_jsonl(path: Path) -> list[dict[str, Any]]:
+    with open(path, encoding="utf-8") as handle:
+        return [json.loads(line) for line in handle if line.strip()]
+
+
+def _article_record(article: Article) -> dict[str, Any]:
+    return {"id": article.doc_id, "title": article.title, "url": article.url, "source": article.source,
+            "sections": [asdict(s) for s in article.sections], "excluded": [list(s) for s in article.excluded],
+            "text": article.text}
+
+
+def _article_from(record: dict[str, Any]) -> Article:
+    return Article(record["id"], record["title"], record["text"], [Section(**s) for s in record["sections"]],
+                   record["url"], record["source"], [Span(*s) for s in record["excluded"]])
+
+
+def save(index: Index, folder: Path) -> Path:
+    """Write ``index`` to ``folder`` atomically (a complete new folder replaces the old one)."""
+    folder = Path(folder)
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.tmp-", dir=folder.parent))
+    try:
+        _write_jsonl(tmp / "articles.jsonl", (_article_record(a) for a in index.articles.values()))
+        _write_jsonl(tmp / "sentences.jsonl",
+                     ({**asdict(s), "hash": h} for s, h in zip(index.sentences, index.sentence_hashes)))
+        _write_jsonl(tmp / "chunks.jsonl", ({**asdict(c), "hash": h} for c, h in zip(index.chunks, index.chunk_hashes)))
+        faiss.write_index(index.sentence_faiss, str(tmp / "sentences.faiss"))
+        faiss.write_index(index.chunk_faiss, str(tmp / "chunks.faiss"))
+        manifest = {**index.manifest, "files": {name: sha256_file(tmp / name) for name in FILES}}
+        (tmp / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+        index.manifest = manifest
+        _swap(tmp, folder)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    log.info("index %s saved to %s", index.version, folder)
+    return folder
+
+
+def _swap(new: Path, folder: Path) -> None:
+    """Put ``new`` at ``folder``; the old folder is moved aside first and removed after."""
+    old = None
+    if folder.exists():
+        old = Path(tempfile.mkdtemp(prefix=f".{folder.name}.old-", dir=folder.parent))
+        os.rmdir(old)
+        os.rename(folder, old)
+    os.rename(new, folder)
+    if old is not None:
+        shutil.rmtree(old, ignore_errors=True)
+
+
+def read_manifest(folder: Path) -> dict[str, Any]:
+    path = Path(folder) / "manifest.json"
+    if not path.is_file():
+        raise StoreError(f"no index at {folder} (manifest.json missing): run `sourcier build`")
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise StoreError(f"{path} is damaged ({exc}): run `sourcier build` to rebuild the index") from exc
+
+
+def check_compatible(manifest: dict[str, Any], config: IndexConfig, model_name: str | None = None,
+                     dims: int | None = None) -> None:
+    """Refuse an index built with another model, runtime or settings."""
+    problems = []
+    if manifest.get("format") != FORMAT:
+        problems.append(f"format {manifest.get('format')} != {FORMAT}")
+    if manifest.get("units_version") != UNITS_VERSION:
+        problems.append(f"sentence/chunk rules {manifest.get('units_version')} != {UNITS_VERSION}")
+    built = manifest.get("settings", {})
+    for key, want in asdict(config).items():
+        if built.get(key) != want:
+            problems.append(f"setting {key}: index has {built.get(key)!r}, configured {want!r}")
+    model = manifest.get("model", {})
+    if model_name is not None and model.get("name") != model_name:
+        problems.append(f"model: index has {model.get('name')!r}, configured {model_name!r}")
+    if dims is not None and model.get("dims") != dims:
+        problems.append(f"dims: index has {model.get('dims')}, encoder gives {dims}")
+    if problems:
+        raise StoreError("the index was built differently: " + "; ".join(problems)
+                          + " — run `sourcier build` to rebuild it")
+
+
+def load(folder: Path, config: IndexConfig | None = None, model_name: str | None = None,
+         dims: int | None = None, verify_files: bool = True) -> Index:
+    """Load and check an index folder: manifest compatibility, file hashes, counts."""
+    folder = Path(folder)
+    manifest = read_manifest(folder)
+    if config is not None:
+        check_compatible(manifest, config, model_name, dims)
+    for name in FILES:
+        path = folder / name
+        if not path.is_file():
+            raise StoreError(f"{path} is missing: run `sourcier build` to rebuild the index")
+        if verify_files and sha256_file(path) != manifest.get("files", {}).get(name):
+            raise StoreError(f"{path} does not match its hash in the manifest (damaged or tampered): "
+                              "run `sourcier build` to rebuild the index")
+    try:
+        articles = {a.doc_id: a for a in map(_article_from, _read_jsonl(folder / "articles.jsonl"))}
+        sent_records = _read_jsonl(folder / "sentences.jsonl")
+        chunk_records = _read_jsonl(folder / "chunks.jsonl")
+        sentence_faiss = faiss.read_index(str(folder / "sentences.faiss"))
+        chunk_faiss = faiss.read_index(str(folder / "chunks.faiss"))
+    except (RuntimeError, ValueError, KeyError, TypeError) as exc:
+        raise StoreError(f"the index at {folder} is damaged ({exc}): run `sourcier build`") from exc
+    if sentence_faiss.ntotal != len(sent_records) or chunk_faiss.ntotal != len(chunk_records):
+        raise StoreError(f"the index at {folder} is inconsistent (vector and record counts differ): "
+                          "run `sourcier build`")
+    sents = [Sentence(**{k: r[k] for k in ("doc_id", "index", "start", "end", "section")}) for r in sent_records]
+    chks = [Chunk(**{k: r[k] for k in ("doc_id", "index", "start", "end", "section", "first", "last")})
+            for r in chunk_records]
+    return Index(manifest, articles, sents, chks, _vectors(sentence_faiss), _vectors(chunk_faiss),
+                 [r["hash"] for r in sent_records], [r["hash"] for r in chunk_records], sentence_faiss, chunk_faiss)
+
+
+def _vectors(index: Any) -> np.ndarray:
+    if index.ntotal == 0:
+        return np.zeros((0, index.d), dtype=np.float32)
+    return index.reconstruct_n(0, index.ntotal)
+
+
+def vector_cache(index: Index) -> dict[str, np.ndarray]:
+    """Input hash → vector, for reuse by the next build."""
+    cache = dict(zip(index.sentence_hashes, index.sentence_vectors))
+    cache.update(zip(index.chunk_hashes, index.chunk_vectors))
+    return cache

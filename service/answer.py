@@ -1,0 +1,240 @@
+"""Question → verbatim, cited answer (or a reasoned abstention). No web code here.
+
+retrieve: the question vector against chunk vectors (passages) and sentence vectors;
+select: every candidate sentence (those of the top chunks and the nearest sentences) is scored by
+its own similarity and its best chunk's, so a sentence wins when it matches *and* sits in a
+passage that matches; a short sentence that needs its neighbour to stand is answered with both;
+cite: the answer's exact offsets, checked against the article text before it leaves;
+abstain: when the best score is under the calibrated threshold.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING
+from dataclasses import dataclass, field
+from urllib.parse import quote
+
+import numpy as np
+
+from corpus.load import Article
+from index.model import Encoder
+from index.store import Index
+
+if TYPE_CHECKING:
+    from service.settings import Settings
+
+MAX_QUESTION_CHARS = 500
+SHORT_SENTENCE = 60  # characters: an answer this short is usually a fragment ("Plusieurs nerfs peuvent.")
+PAIR_MARGIN = 0.01  # a neighbour this close to the best score joins the answer
+
+
+@dataclass(frozen=True)
+class Citation:
+    doc_id: str
+    title: str
+    section: str | None
+    start: int
+    end: int
+    url: str
+
+
+@dataclass(frozen=True)
+class Answer:
+    text: str
+    score: float
+    citation: Citation
+
+
+@dataclass(frozen=True)
+class Passage:
+    doc_id: str
+    title: str
+    section: str | None
+    start: int
+    end: int
+    text: str
+    score: float
+
+
+@dataclass
+class Result:
+    question: str
+    answered: bool
+    answer: Answer | None
+    alternatives: list[Answer] = field(default_factory=list)
+    passages: list[Passage] = field(default_factory=list)
+    reason: str | None = None
+    took_ms: float = 0.0
+    index_version: str = ""
+
+
+@dataclass(frozen=True)
+class Candidate:
+    first: int  # position of the first sentence in Index.sentences
+    last: int  # position of the last sentence (inclusive)
+    score: float
+
+
+class QuestionError(ValueError):
+    """A question that cannot be asked; ``code`` is stable, ``message`` is French for the reader."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code, self.message = code, message
+
+
+def check_question(question: object, top_k: object = 3, max_chars: int = MAX_QUESTION_CHARS,
+                   max_top_k: int = 20) -> str:
+    """The stripped question, or a QuestionError saying in French what is wrong."""
+    if not isinstance(question, str):
+        raise QuestionError("invalid_question", "La question doit être un texte.")
+    stripped = question.strip()
+    if not stripped:
+        raise QuestionError("empty_question", "La question est vide : écrivez une question.")
+    if len(stripped) > max_chars:
+        raise QuestionError("question_too_long", f"La question dépasse {max_chars} caractères "
+                            f"({len(stripped)}) : raccourcissez-la.")
+    if any(ord(ch) < 32 and ch not in "\t\n\r" for ch in stripped) or any(0xD800 <= ord(ch) <= 0xDFFF for ch in stripped):
+        raise QuestionError("invalid_question", "La question contient des caractères invalides.")
+    if isinstance(top_k, bool) or not isinstance(top_k, int) or not 1 <= top_k <= max_top_k:
+        raise QuestionError("invalid_top_k", f"top_k doit être un entier entre 1 et {max_top_k}.")
+    return stripped
+
+
+def passage_url(base_url: str, article: Article, start: int, end: int) -> str:
+    """A link that opens the article at the passage: the article's own page with a text fragment
+    when the corpus gives its URL, else Sourcier's article page with the offsets."""
+    if article.url:
+        words = article.text[start:end].split()
+        fragment = quote(" ".join(words[:4]), safe="")
+        if len(words) > 8:
+            fragment += "," + quote(" ".join(words[-4:]), safe="")
+        elif len(words) > 4:
+            fragment = quote(" ".join(words), safe="")
+        return f"{article.url}#:~:text={fragment}"
+    return f"{base_url.rstrip('/')}/articles/{quote(article.doc_id, safe='')}?start={start}&end={end}#passage"
+
+
+class Answerer:
+    """Holds the index and the encoder; ``answer()`` is the whole question path."""
+
+    def __init__(self, index: Index, encoder: Encoder, threshold: float, base_url: str = "",
+                 sentence_weight: float = 0.5, chunk_candidates: int = 5, sentence_candidates: int = 30) -> None:
+        self.index = index
+        self.encoder = encoder
+        self.threshold = threshold
+        self.base_url = base_url
+        self.sentence_weight = sentence_weight
+        self.chunk_candidates = chunk_candidates
+        self.sentence_candidates = sentence_candidates
+
+    def answer(self, question: str, top_k: int = 3) -> Result:
+        started = time.perf_counter()
+        result = self._answer(question, top_k)
+        result.took_ms = round((time.perf_counter() - started) * 1000, 2)
+        return result
+
+    def _answer(self, question: str, top_k: int) -> Result:
+        index = self.index
+        result = Result(question, False, None, index_version=index.version)
+        if not index.sentences:
+            result.reason = "L'index ne contient aucun article."
+            return result
+        query = self.encoder.encode_queries([question])[0]
+        chunk_hits = index.search_chunks(query, max(top_k, self.chunk_candidates))
+        result.passages = [self._passage(pos, score) for pos, score in chunk_hits[:top_k]]
+        candidates = self._select(query, chunk_hits)
+        best = candidates[0]
+        if best.score < self.threshold:
+            result.reason = (f"Les articles ne répondent pas assez précisément à cette question "
+                             f"(meilleur score {best.score:.3f} < seuil {self.threshold:.3f}).")
+            return result
+        result.answered = True
+        result.answer = self._cite(best)
+        chosen = [best]
+        for candidate in candidates[1:]:
+            if len(chosen) >= top_k:
+                break
+            if all(candidate.last < c.first or candidate.first > c.last for c in chosen):
+                chosen.append(candidate)
+        result.alternatives = [self._cite(c) for c in chosen[1:]]
+        return result
+
+    def _select(self, query: np.ndarray, chunk_hits: list[tuple[int, float]]) -> list[Candidate]:
+        """Score candidate sentences and return them best first (with pair answers folded in)."""
+        index = self.index
+        positions = {pos for pos, _ in index.search_sentences(query, self.sentence_candidates)}
+        for c_pos, _ in chunk_hits[: self.chunk_candidates]:
+            chunk = index.chunks[c_pos]
+            first = index.sentence_pos[(chunk.doc_id, chunk.first)]
+            positions.update(range(first, first + chunk.last - chunk.first + 1))
+        scores = {pos: self._score(query, pos) for pos in positions}
+        ranked = sorted(scores, key=lambda p: -scores[p])
+        candidates = []
+        for pos in ranked:
+            first, last = self._extend(query, pos, scores)
+            candidates.append(Candidate(first, last, scores[pos]))
+        return candidates
+
+    def _score(self, query: np.ndarray, pos: int) -> float:
+        index = self.index
+        own = float(index.sentence_vectors[pos] @ query)
+        chunk = max(float(index.chunk_vectors[c] @ query) for c in index.chunks_of_sentence[pos])
+        return self.sentence_weight * own + (1 - self.sentence_weight) * chunk
+
+    def _extend(self, query: np.ndarray, pos: int, scores: dict[int, float]) -> tuple[int, int]:
+        """One sentence, or two adjacent ones when the sentence is a fragment or its neighbour is
+        nearly as good an answer (same article and section only)."""
+        index = self.index
+        sentence = index.sentences[pos]
+        short = sentence.end - sentence.start < SHORT_SENTENCE
+        best_pair, best_score = (pos, pos), None
+        for neighbour in (pos - 1, pos + 1):
+            if not 0 <= neighbour < len(index.sentences):
+                continue
+            other = index.sentences[neighbour]
+            if other.doc_id != sentence.doc_id or other.section != sentence.section:
+                continue
+            gap = index.articles[sentence.doc_id].text[min(sentence.end, other.end):max(sentence.start, other.start)]
+            if "\n" in gap:  # never join across a paragraph
+                continue
+            score = scores.get(neighbour)
+            if score is None:
+                score = self._score(query, neighbour)
+            if (short or score >= scores[pos] - PAIR_MARGIN) and (best_score is None or score > best_score):
+                best_pair, best_score = (min(pos, neighbour), max(pos, neighbour)), score
+        return best_pair
+
+    def _cite(self, candidate: Candidate) -> Answer:
+        index = self.index
+        first, last = index.sentences[candidate.first], index.sentences[candidate.last]
+        article = index.articles[first.doc_id]
+        start, end = first.start, last.end
+        text = article.text[start:end]
+        citation = Citation(article.doc_id, article.title, _section(article, first.section), start, end,
+                            passage_url(self.base_url, article, start, end))
+        return Answer(text, round(candidate.score, 4), citation)
+
+    def _passage(self, pos: int, score: float) -> Passage:
+        chunk = self.index.chunks[pos]
+        article = self.index.articles[chunk.doc_id]
+        return Passage(article.doc_id, article.title, _section(article, chunk.section), chunk.start, chunk.end,
+                       article.text[chunk.start:chunk.end], round(score, 4))
+
+
+def _section(article: Article, section: str) -> str | None:
+    """The section title, or None when the article has no sections of its own."""
+    return None if section == article.title and len(article.sections) <= 1 else section
+
+
+def load_answerer(settings: Settings) -> Answerer:
+    """The encoder and the index from the settings, refusing an index built with another model
+    or settings (used by the API lifespan and the CLI alike)."""
+    from index import model as model_mod
+    from index import store
+
+    encoder = model_mod.SentenceTransformerEncoder(model_mod.resolve(settings.model, settings.model_cache),
+                                                   batch_size=settings.batch_size)
+    index = store.load(settings.index_dir, settings.index_config(), encoder.name, encoder.dims)
+    return Answerer(index, encoder, settings.answer_threshold(), settings.public_url, settings.sentence_weight)

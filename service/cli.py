@@ -1,0 +1,244 @@
+"""The ``sourcier`` command: build the index, ask questions, serve the API, show an article."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from contextlib import ExitStack
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any, Iterator, TextIO
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+from service.settings import Settings  # noqa: E402
+
+log = logging.getLogger("sourcier")
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    overrides: dict[str, Any] = {}
+    if getattr(args, "index", None):
+        overrides["index_dir"] = Path(args.index)
+    if getattr(args, "corpus", None):
+        overrides["corpus"] = [Path(p) for p in args.corpus]
+    return Settings(**overrides)
+
+
+def cmd_fetch_model(args: argparse.Namespace) -> int:
+    from index.model import resolve
+
+    settings = _settings(args)
+    print(resolve(settings.model, settings.model_cache))
+    return 0
+
+
+def cmd_build(args: argparse.Namespace) -> int:
+    """Build (or refresh) the index; unchanged inputs reuse their vectors; an up-to-date index is kept."""
+    from corpus.load import load
+    from index import model as model_mod
+    from index import store
+
+    settings = _settings(args)
+    config = settings.index_config()
+    articles = load(settings.corpus)
+    previous = None
+    try:
+        manifest = store.read_manifest(settings.index_dir)
+        store.check_compatible(manifest, config)
+        if manifest["corpus"]["hash"] == store.corpus_hash(articles) and not args.force:
+            print(f"index {manifest['version']} is up to date ({manifest['corpus']['articles']} articles) "
+                  f"at {settings.index_dir}")
+            return 0
+        previous = store.load(settings.index_dir, config)
+    except store.StoreError as exc:
+        log.info("no reusable index (%s): building from scratch", exc)
+    encoder = model_mod.SentenceTransformerEncoder(model_mod.resolve(settings.model, settings.model_cache),
+                                                   batch_size=settings.batch_size)
+    cache = store.vector_cache(previous) if previous is not None and previous.manifest["model"]["dims"] == encoder.dims else {}
+    index = store.build(articles, encoder, config, cache=cache, progress=not args.quiet)
+    store.save(index, settings.index_dir)
+    corpus, build = index.manifest["corpus"], index.manifest["build"]
+    print(f"index {index.version} saved to {settings.index_dir}: {corpus['articles']} articles, "
+          f"{corpus['sentences']} sentences, {corpus['chunks']} chunks; embedded {build['embedded']}, "
+          f"reused {build['reused']}, {build['seconds']} s")
+    return 0
+
+
+def _read_batch(handle: TextIO) -> Iterator[tuple[int, dict[str, Any] | None, str | None]]:
+    for number, line in enumerate(handle, start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            yield number, None, f"ligne {number} : JSON invalide ({exc.msg})"
+            continue
+        if not isinstance(record, dict):
+            yield number, None, f"ligne {number} : un objet JSON est attendu"
+            continue
+        yield number, record, None
+
+
+def cmd_ask(args: argparse.Namespace) -> int:
+    from service.answer import QuestionError, check_question, load_answerer
+
+    settings = _settings(args)
+    answerer = load_answerer(settings)
+    if args.batch:
+        return _ask_batch(args, settings, answerer)
+    if not args.question:
+        print("sourcier ask: give a QUESTION or --batch FILE", file=sys.stderr)
+        return 2
+    try:
+        question = check_question(args.question, args.top_k, settings.max_question_chars, settings.max_top_k)
+    except QuestionError as exc:
+        if args.json:
+            print(json.dumps({"error": {"code": exc.code, "message": exc.message}}, ensure_ascii=False))
+        else:
+            print(f"erreur : {exc.message}", file=sys.stderr)
+        return 1
+    result = answerer.answer(question, args.top_k)
+    if args.json:
+        print(json.dumps(asdict(result), ensure_ascii=False, indent=2))
+    else:
+        print(format_result(result))
+    return 0
+
+
+def _ask_batch(args: argparse.Namespace, settings: Settings, answerer: Any) -> int:
+    from tqdm import tqdm
+
+    from service.answer import QuestionError, check_question
+
+    failures = 0
+    with ExitStack() as stack:
+        source = sys.stdin if args.batch == "-" else stack.enter_context(open(args.batch, encoding="utf-8"))
+        out = stack.enter_context(open(args.out, "w", encoding="utf-8")) if args.out else sys.stdout
+        for number, record, problem in tqdm(list(_read_batch(source)), desc="questions", unit="q",
+                                            disable=args.quiet, file=sys.stderr):
+            ident = record.get("id") if record else None
+            try:
+                if problem:
+                    raise QuestionError("invalid_line", problem)
+                question = check_question(record.get("question"), record.get("top_k", args.top_k),
+                                          settings.max_question_chars, settings.max_top_k)
+                line: dict[str, Any] = {"id": ident, **asdict(answerer.answer(question, record.get("top_k", args.top_k)))}
+            except QuestionError as exc:
+                failures += 1
+                line = {"id": ident, "error": {"code": exc.code, "message": exc.message}}
+            out.write(json.dumps(line, ensure_ascii=False) + "\n")
+    if failures:
+        log.warning("%d line(s) could not be asked (see their \"error\")", failures)
+    return 0
+
+
+def format_result(result: Any) -> str:
+    """Human-readable answer: the verbatim sentence, then its citation."""
+    lines = []
+    if result.answered:
+        answer = result.answer
+        c = answer.citation
+        lines.append(f"« {answer.text} »")
+        lines.append(f"— {c.title}" + (f" › {c.section}" if c.section else ""))
+        lines.append(f"  [{c.doc_id}, caractères {c.start}–{c.end}, score {answer.score:.3f}]")
+        lines.append(f"  {c.url}")
+        for alt in result.alternatives:
+            lines.append(f"\nAutre passage ({alt.score:.3f}) : « {alt.text} »  [{alt.citation.doc_id} {alt.citation.start}–{alt.citation.end}]")
+    else:
+        lines.append(f"Pas de réponse dans les articles. {result.reason}")
+        for passage in result.passages[:2]:
+            lines.append(f"  Passage le plus proche ({passage.score:.3f}) : {passage.title} › {passage.section or ''}")
+    lines.append(f"\n({result.took_ms:.0f} ms, index {result.index_version})")
+    return "\n".join(lines)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from service.api import create_app
+
+    settings = _settings(args)
+    host = args.host or settings.host
+    port = args.port or settings.port
+    uvicorn.run(create_app(settings), host=host, port=port, server_header=False, log_level="info")
+    return 0
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    from index import store
+
+    settings = _settings(args)
+    index = store.load(settings.index_dir, settings.index_config())
+    article = index.articles.get(args.doc_id)
+    if article is None:
+        print(f"sourcier show: unknown article {args.doc_id!r}", file=sys.stderr)
+        return 1
+    print(f"{article.title}\n[{article.doc_id}] {article.url or article.source}")
+    for section in article.sections:
+        print(f"  § {section.title}  ({section.start}–{section.end})")
+    print()
+    print(article.text)
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    root = argparse.ArgumentParser(prog="sourcier", description="Réponses mot pour mot tirées des articles.")
+    root.add_argument("-v", "--verbose", action="store_true", help="log more")
+    sub = root.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("build", help="build or refresh the index from the corpus")
+    p.add_argument("--corpus", nargs="+", help="article files or folders (default: the setting)")
+    p.add_argument("--index", help="index folder (default: the setting)")
+    p.add_argument("--force", action="store_true", help="rebuild even when the index is up to date")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_build)
+
+    p = sub.add_parser("ask", help="answer a question (or a JSONL batch)")
+    p.add_argument("question", nargs="?", help="the question, in French")
+    p.add_argument("--json", action="store_true", help="print the /api/ask JSON body")
+    p.add_argument("--batch", help="JSONL file of {\"question\", \"id\"?} lines ('-' for stdin)")
+    p.add_argument("--out", help="with --batch: write JSONL here instead of stdout")
+    p.add_argument("--top-k", type=int, default=3)
+    p.add_argument("--index", help="index folder")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_ask)
+
+    p = sub.add_parser("serve", help="serve the API, the article pages and the widget")
+    p.add_argument("--host")
+    p.add_argument("--port", type=int)
+    p.add_argument("--index", help="index folder")
+    p.set_defaults(func=cmd_serve)
+
+    p = sub.add_parser("show", help="print an indexed article")
+    p.add_argument("doc_id")
+    p.add_argument("--index", help="index folder")
+    p.set_defaults(func=cmd_show)
+
+    p = sub.add_parser("fetch-model", help="download and verify the embedding model (offline-safe cache)")
+    p.set_defaults(func=cmd_fetch_model)
+    return root
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from corpus.load import CorpusError
+    from index.model import ModelError
+    from index.store import StoreError
+
+    try:
+        return args.func(args)
+    except (CorpusError, ModelError, StoreError, ValueError) as exc:
+        print(f"sourcier {args.command}: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

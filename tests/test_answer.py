@@ -1,0 +1,95 @@
+import pytest
+
+from corpus.load import load
+from index import store
+from service.answer import Answerer, QuestionError, check_question, passage_url
+from tests.conftest import FIXTURES
+
+QUESTIONS = [
+    "Quel nerf innerve le mollet ?", "tendon dachile", "mollet qui tremble pourquoi", "hernie discale S1",
+    "lysat plaquettaire épidural", "cellules souches", "crampe la nuit", "Dr. Centeno vidéo",
+    "QUEL EST LE MUSCLE DU MOLLET", "nerf tibial blessé 🦵", "l’œil", "x" * 500,
+]
+
+
+def assert_verbatim(index, result):
+    for answer in ([result.answer] if result.answer else []) + result.alternatives:
+        c = answer.citation
+        article = index.articles[c.doc_id]
+        assert article.text[c.start:c.end] == answer.text
+        assert c.title == article.title
+    for passage in result.passages:
+        assert index.articles[passage.doc_id].text[passage.start:passage.end] == passage.text
+
+
+@pytest.mark.parametrize("question", QUESTIONS)
+def test_every_answer_and_passage_is_verbatim_with_its_citation(answerer, question):
+    result = answerer.answer(question, top_k=3)
+    assert_verbatim(answerer.index, result)
+    assert result.answered == (result.answer is not None)
+    assert len(result.passages) <= 3 and len(result.alternatives) <= 2
+
+
+def test_answers_come_from_the_matching_sentence(answerer):
+    result = answerer.answer("innervation du muscle du mollet nerf", top_k=3)
+    assert result.answered
+    assert "innervation" in result.answer.text or "nerf" in result.answer.text
+    assert result.answer.citation.url.startswith("http://test/articles/contractions-muscle-mollet?start=")
+    assert result.index_version == answerer.index.version and result.took_ms >= 0
+
+
+def test_abstains_below_the_threshold_with_a_reason(seed_index, encoder):
+    strict = Answerer(seed_index, encoder, threshold=0.99)
+    result = strict.answer("Comment réinitialiser mon mot de passe ?")
+    assert not result.answered and result.answer is None and result.alternatives == []
+    assert "seuil" in result.reason and result.passages  # closest passages stay as leads
+
+
+def test_alternatives_do_not_overlap_the_answer(answerer):
+    result = answerer.answer("contraction du muscle du mollet", top_k=5)
+    spans = [(a.citation.start, a.citation.end) for a in [result.answer, *result.alternatives]]
+    for i, (s1, e1) in enumerate(spans):
+        for s2, e2 in spans[i + 1:]:
+            assert e1 <= s2 or e2 <= s1
+
+
+def test_multi_format_corpus_answers_verbatim_with_emoji_offsets(encoder, config):
+    index = store.build(load([FIXTURES]), encoder, config)
+    answerer = Answerer(index, encoder, threshold=0.0, base_url="http://test")
+    for question in ["farine T65 mie", "casque obligatoire vélo", "cœur sang accélère", "balise img onerror"]:
+        result = answerer.answer(question)
+        assert result.answered
+        assert_verbatim(index, result)
+    bread = answerer.answer("farine T65 mie blanche")
+    assert bread.answer.text.endswith("🍞.")
+    velo = answerer.answer("casque obligatoire vélo adultes")
+    assert velo.answer.citation.url.startswith("https://exemple.fr/velo#:~:text=")
+
+
+def test_empty_index_abstains(encoder, config, tmp_path):
+    path = tmp_path / "titre.txt"
+    path.write_text("Juste un titre\n", encoding="utf-8")
+    answerer = Answerer(store.build(load([path]), encoder, config), encoder, threshold=0.1)
+    result = answerer.answer("une question")
+    assert not result.answered and "aucun article" in result.reason
+
+
+@pytest.mark.parametrize("question, top_k, code", [
+    ("", 3, "empty_question"), ("   \n\t", 3, "empty_question"), ("a" * 501, 3, "question_too_long"),
+    (None, 3, "invalid_question"), (42, 3, "invalid_question"), ("ok\x00", 3, "invalid_question"),
+    ("ok", 0, "invalid_top_k"), ("ok", 21, "invalid_top_k"), ("ok", True, "invalid_top_k"), ("ok", "3", "invalid_top_k"),
+])
+def test_check_question_refuses_bad_input_in_french(question, top_k, code):
+    with pytest.raises(QuestionError) as caught:
+        check_question(question, top_k)
+    assert caught.value.code == code and caught.value.message
+
+
+def test_check_question_strips_and_accepts_500_characters():
+    assert check_question("  Pourquoi ?  ") == "Pourquoi ?"
+    assert check_question("é" * 500) == "é" * 500
+
+
+def test_passage_url_escapes_ids(seed_index):
+    article = seed_index.articles["contractions-muscle-mollet"]
+    assert passage_url("http://h/", article, 1, 5) == "http://h/articles/contractions-muscle-mollet?start=1&end=5#passage"

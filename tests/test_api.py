@@ -1,0 +1,101 @@
+import pytest
+from fastapi.testclient import TestClient
+
+from corpus.load import load
+from index import store
+from service.answer import Answerer
+from service.api import create_app
+from service.settings import Settings
+from tests.conftest import FIXTURES, SEED
+
+
+@pytest.fixture
+def client(encoder, config):
+    index = store.build(load([SEED, FIXTURES]), encoder, config)
+    answerer = Answerer(index, encoder, threshold=0.3, base_url="http://test")
+    app = create_app(Settings(), loader=lambda settings: answerer)
+    with TestClient(app, raise_server_exceptions=False) as test_client:
+        test_client.index = index
+        yield test_client
+
+
+def assert_error(response, status, code):
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert set(body) == {"error"} and set(body["error"]) == {"code", "message"}
+    assert body["error"]["code"] == code and body["error"]["message"]
+
+
+def test_post_and_get_ask_return_the_same_verbatim_contract(client):
+    post = client.post("/api/ask", json={"question": "nerf tibial du mollet", "top_k": 2})
+    get = client.get("/api/ask", params={"q": "nerf tibial du mollet", "top_k": 2})
+    assert post.status_code == get.status_code == 200
+    body = post.json()
+    assert set(body) == {"question", "answered", "answer", "alternatives", "passages", "reason", "took_ms",
+                         "index_version"}
+    assert body["answered"] and body["index_version"] == client.index.version
+    without_time = lambda b: {k: v for k, v in b.items() if k != "took_ms"}
+    assert without_time(body) == without_time(get.json())
+    answer = body["answer"]
+    assert set(answer["citation"]) == {"doc_id", "title", "section", "start", "end", "url"}
+    text = client.index.articles[answer["citation"]["doc_id"]].text
+    assert text[answer["citation"]["start"]:answer["citation"]["end"]] == answer["text"]
+    for passage in body["passages"]:
+        assert set(passage) == {"doc_id", "title", "section", "start", "end", "text", "score"}
+        assert client.index.articles[passage["doc_id"]].text[passage["start"]:passage["end"]] == passage["text"]
+
+
+@pytest.mark.parametrize("payload, code", [
+    ({"question": ""}, "empty_question"), ({"question": "   "}, "empty_question"),
+    ({"question": "é" * 501}, "question_too_long"), ({"question": 12}, "invalid_request"),
+    ({"question": None}, "invalid_request"), ({}, "invalid_request"), ({"question": ["a"]}, "invalid_request"),
+    ({"question": "ok", "top_k": 0}, "invalid_top_k"), ({"question": "ok", "top_k": 1000}, "invalid_top_k"),
+    ({"question": "ok", "top_k": "beaucoup"}, "invalid_request"),
+])
+def test_bad_questions_get_the_json_error_shape(client, payload, code):
+    assert_error(client.post("/api/ask", json=payload), 422, code)
+
+
+def test_bad_bodies_and_methods_get_the_json_error_shape(client):
+    assert_error(client.post("/api/ask", content=b"\xff\xfe\x00", headers={"content-type": "application/json"}),
+                 400, "invalid_body")
+    assert_error(client.post("/api/ask", content="pas du json", headers={"content-type": "application/json"}),
+                 422, "invalid_request")
+    assert_error(client.get("/api/ask"), 422, "empty_question")
+    assert_error(client.get("/api/ask", params={"q": "ok", "top_k": "x"}), 422, "invalid_request")
+    assert_error(client.delete("/api/ask"), 405, "method_not_allowed")
+    assert_error(client.get("/api/nulle-part"), 404, "not_found")
+
+
+def test_articles_api_and_unknown_article(client):
+    body = client.get("/api/articles/guide-coeur").json()
+    assert body["title"] == "Le cœur et l’effort" and body["url"] == "https://exemple.fr/guide-coeur"
+    assert [s["title"] for s in body["sections"]][1:] == ["Pourquoi le cœur s’accélère ?", "Récupération"]
+    assert_error(client.get("/api/articles/inconnu"), 404, "unknown_article")
+    assert_error(client.get("/articles/inconnu"), 404, "unknown_article")
+    assert_error(client.get("/api/articles/..%2F..%2Fetc%2Fpasswd"), 404, "not_found")
+    assert_error(client.get("/api/articles/%2E%2E"), 404, "unknown_article")
+
+
+def test_article_page_highlights_the_cited_passage_and_escapes_everything(client):
+    answer = client.post("/api/ask", json={"question": "balise img onerror texte"}).json()["answer"]
+    assert answer["citation"]["doc_id"] == "piege"
+    assert answer["citation"]["url"].startswith("https://exemple.fr/piege#:~:text=Une%20balise")
+    page = client.get("/articles/piege", params={"start": answer["citation"]["start"],
+                                                 "end": answer["citation"]["end"]}).text
+    assert '<mark id="passage">Une balise &lt;img src=x onerror=alert(2)&gt; reste du texte.' in page
+    assert "<script>alert" not in page and "<img" not in page
+    seed = client.get("/articles/contractions-muscle-mollet", params={"start": 10**6, "end": 10**6 + 5})
+    assert seed.status_code == 200 and "<mark" not in seed.text
+
+
+def test_health_reports_model_index_and_counts(client):
+    body = client.get("/api/health").json()
+    assert body["status"] == "ok" and body["model"] == "fake-trigram"
+    assert body["index_version"] == client.index.version and body["articles"] == 5
+    assert body["sentences"] == len(client.index.sentences)
+
+
+def test_home_lists_articles_escaped(client):
+    page = client.get("/").text
+    assert "Sécurité &amp; pièges" in page and 'href="/articles/contractions-muscle-mollet"' in page

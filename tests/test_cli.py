@@ -1,0 +1,64 @@
+import json
+
+import pytest
+
+from corpus.load import load
+from index import store
+from service import answer as answer_mod
+from service import cli
+from service.answer import Answerer
+from tests.conftest import SEED
+
+
+@pytest.fixture
+def fake_answerer(monkeypatch, seed_index, encoder):
+    answerer = Answerer(seed_index, encoder, threshold=0.3, base_url="http://test")
+    monkeypatch.setattr(answer_mod, "load_answerer", lambda settings: answerer)
+    return answerer
+
+
+def test_ask_json_equals_the_api_body(fake_answerer, capsys):
+    assert cli.main(["ask", "nerf tibial du mollet", "--json"]) == 0
+    body = json.loads(capsys.readouterr().out)
+    assert body["answered"] and body["question"] == "nerf tibial du mollet"
+    c = body["answer"]["citation"]
+    assert fake_answerer.index.articles[c["doc_id"]].text[c["start"]:c["end"]] == body["answer"]["text"]
+
+
+def test_ask_prints_the_answer_and_its_citation(fake_answerer, capsys):
+    assert cli.main(["ask", "nerf tibial du mollet"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("« ") and "contractions-muscle-mollet, caractères" in out and "http://test/articles/" in out
+
+
+def test_ask_refuses_an_empty_question(fake_answerer, capsys):
+    assert cli.main(["ask", "   ", "--json"]) == 1
+    assert json.loads(capsys.readouterr().out)["error"]["code"] == "empty_question"
+
+
+def test_batch_answers_each_line_in_order_with_ids_and_errors(fake_answerer, tmp_path, capsys):
+    batch = tmp_path / "q.jsonl"
+    batch.write_text('{"id": "a", "question": "nerf tibial"}\n\n{"question": ""}\nnot json\n'
+                     '{"id": 7, "question": "crampe la nuit", "top_k": 1}\n', encoding="utf-8")
+    out = tmp_path / "out.jsonl"
+    assert cli.main(["ask", "--batch", str(batch), "--out", str(out), "--quiet"]) == 0
+    lines = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    assert [line["id"] for line in lines] == ["a", None, None, 7]
+    assert lines[0]["answered"] is not None and "error" not in lines[0]
+    assert lines[1]["error"]["code"] == "empty_question" and lines[2]["error"]["code"] == "invalid_line"
+    assert len(lines[3]["passages"]) == 1
+
+
+def test_build_skips_an_up_to_date_index_and_show_prints_it(tmp_path, seed_index, capsys, monkeypatch):
+    folder = store.save(seed_index, tmp_path / "index")
+    monkeypatch.setenv("SOURCIER_MODEL", "fake-trigram")
+    assert cli.main(["build", "--corpus", str(SEED), "--index", str(folder)]) == 0
+    assert "is up to date" in capsys.readouterr().out
+    assert cli.main(["show", "contractions-muscle-mollet", "--index", str(folder)]) == 0
+    assert "Quel est le Muscle du Mollet?" in capsys.readouterr().out
+    assert cli.main(["show", "absent", "--index", str(folder)]) == 1
+
+
+def test_errors_are_one_line_messages_not_tracebacks(tmp_path, capsys):
+    assert cli.main(["show", "x", "--index", str(tmp_path / "nothing")]) == 1
+    assert "run `sourcier build`" in capsys.readouterr().err
