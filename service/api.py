@@ -19,6 +19,7 @@ from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from service.answer import Answerer, QuestionError, check_question, load_answerer
+from service.db import Database
 from service.pages import article_page
 from service.settings import Settings, get_settings
 
@@ -122,8 +123,12 @@ def create_app(settings: Settings | None = None, loader: Loader = load_answerer)
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.answerer = loader(settings)
+        app.state.db = Database(settings.data_dir / "sourcier.db")
         log.info("index %s loaded", app.state.answerer.index.version)
-        yield
+        try:
+            yield
+        finally:
+            app.state.db.close()
 
     app = FastAPI(title="Sourcier", version="0.1.0", lifespan=lifespan,
                   description="Réponses mot pour mot, avec leur source, tirées des articles.",

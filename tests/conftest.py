@@ -48,6 +48,12 @@ class FakeEncoder:
         return np.stack([self._vector(t) for t in texts]) if texts else np.zeros((0, self.dims), np.float32)
 
 
+@pytest.fixture(autouse=True)
+def isolated_data_dir(tmp_path, monkeypatch):
+    """Every test writes its SQLite databases under its own temporary folder."""
+    monkeypatch.setenv("SOURCIER_DATA_DIR", str(tmp_path / "data"))
+
+
 @pytest.fixture
 def encoder() -> FakeEncoder:
     return FakeEncoder()
