@@ -129,13 +129,15 @@ class Answerer:
         self.chunk_candidates = chunk_candidates
         self.sentence_candidates = sentence_candidates
 
-    def answer(self, question: str, top_k: int = 3) -> Result:
+    def answer(self, question: str, top_k: int = 3, threshold: float | None = None) -> Result:
+        """Answer ``question``; ``threshold`` overrides the calibrated one (the evaluation passes
+        -inf to see the best candidate and its score, then applies thresholds itself)."""
         started = time.perf_counter()
-        result = self._answer(question, top_k)
+        result = self._answer(question, top_k, self.threshold if threshold is None else threshold)
         result.took_ms = round((time.perf_counter() - started) * 1000, 2)
         return result
 
-    def _answer(self, question: str, top_k: int) -> Result:
+    def _answer(self, question: str, top_k: int, threshold: float) -> Result:
         index = self.index
         result = Result(question, False, None, index_version=index.version)
         if not index.sentences:
@@ -146,9 +148,9 @@ class Answerer:
         result.passages = [self._passage(pos, score) for pos, score in chunk_hits[:top_k]]
         candidates = self._select(query, chunk_hits)
         best = candidates[0]
-        if best.score < self.threshold:
+        if best.score < threshold:
             result.reason = (f"Les articles ne répondent pas assez précisément à cette question "
-                             f"(meilleur score {best.score:.3f} < seuil {self.threshold:.3f}).")
+                             f"(meilleur score {best.score:.3f} < seuil {threshold:.3f}).")
             return result
         result.answered = True
         result.answer = self._cite(best)

@@ -187,6 +187,29 @@ def cmd_show(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_eval(args: argparse.Namespace) -> int:
+    """Score Sourcier and the baselines on a set; --check fails when a target is missed."""
+    from eval import report as report_mod
+    from eval.run import run_set
+
+    settings = _settings(args)
+    result = run_set(settings, args.set, args.sample, Path(args.index) if args.index else None,
+                     not args.no_baselines, progress=not args.quiet)
+    if args.json:
+        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.json).write_text(json.dumps(result, ensure_ascii=False, indent=1), encoding="utf-8")
+    if args.html:
+        Path(args.html).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.html).write_text(report_mod.html(result), encoding="utf-8")
+    print(report_mod.markdown(result))
+    failures = result["systems"]["sourcier"]["faithfulness"]["failures"]
+    if args.check and (failures or result["targets_missed"]):
+        print(f"sourcier eval: {len(failures)} faithfulness failure(s); targets missed: "
+              f"{result['targets_missed'] or 'none'}", file=sys.stderr)
+        return 1
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="sourcier", description="Réponses mot pour mot tirées des articles.")
     root.add_argument("-v", "--verbose", action="store_true", help="log more")
@@ -219,6 +242,17 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("doc_id")
     p.add_argument("--index", help="index folder")
     p.set_defaults(func=cmd_show)
+
+    p = sub.add_parser("eval", help="score Sourcier and the baselines on an evaluation set")
+    p.add_argument("--set", required=True, help="seed, piaf, piaf-ci, or a JSONL question file")
+    p.add_argument("--index", help="index folder to use for the set (default: var/eval/<set>-<corpus>)")
+    p.add_argument("--sample", type=int, help="evaluate a fixed sample of N questions")
+    p.add_argument("--json", help="write the full report (with per-question results) here")
+    p.add_argument("--html", help="write the HTML report here")
+    p.add_argument("--no-baselines", action="store_true", help="score Sourcier only")
+    p.add_argument("--check", action="store_true", help="exit 1 on a faithfulness failure or a missed target")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+    p.set_defaults(func=cmd_eval)
 
     p = sub.add_parser("fetch-model", help="download and verify the embedding model (offline-safe cache)")
     p.set_defaults(func=cmd_fetch_model)

@@ -1,0 +1,154 @@
+"""The evaluation runner: build (or reuse) the set's index, ask every question with Sourcier and
+the baselines, score them with the same code, check the targets.
+
+Used by ``sourcier eval`` and by the editors' coverage report.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import platform
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+
+from tqdm import tqdm
+
+from eval import metrics
+from eval.metrics import Prediction, Span
+from eval.sets import EvalSet
+from index import store
+from index.model import Encoder
+from index.store import IndexConfig
+from service.answer import Answerer
+
+if TYPE_CHECKING:
+    from service.settings import Settings
+
+log = logging.getLogger(__name__)
+
+# Targets from the evaluation issue; a run that misses one fails `sourcier eval --check`.
+TARGETS = {
+    "seed": {"answers.hit@1": (">=", 0.92), "answers.mean_chars": ("<=", 200.0),
+             "abstention.abstain_rate": (">=", 0.90), "abstention.false_abstain_rate": ("<=", 0.05),
+             "faithfulness.rate": (">=", 1.0)},
+    "piaf": {"answers.hit@1": (">=", 0.75), "answers.mean_chars": ("<=", 190.0), "retrieval.doc@1": (">=", 0.92),
+             "abstention.abstain_rate": (">=", 0.90), "abstention.false_abstain_rate": ("<=", 0.05),
+             "faithfulness.rate": (">=", 1.0)},
+}
+TARGETS["piaf-ci"] = TARGETS["piaf"]
+
+
+class System(Protocol):
+    name: str
+
+    def predict(self, question_id: str, question: str) -> Prediction: ...
+
+
+class SourcierSystem:
+    """Sourcier as the evaluation sees it: the best candidate whatever its score, so the same run
+    yields every threshold's numbers; the service's decision is ``score >= threshold``."""
+
+    name = "sourcier"
+
+    def __init__(self, answerer: Answerer) -> None:
+        self.answerer = answerer
+
+    def predict(self, question_id: str, question: str) -> Prediction:
+        started = time.perf_counter()
+        result = self.answerer.answer(question, top_k=10, threshold=-math.inf)
+        seconds = time.perf_counter() - started
+        passages = [Span(p.doc_id, p.start, p.end, p.text) for p in result.passages]
+        if result.answer is None:  # an empty index: nothing to answer with
+            return Prediction(question_id, None, -1.0, passages, seconds)
+        a, c = result.answer, result.answer.citation
+        return Prediction(question_id, Span(c.doc_id, c.start, c.end, a.text), a.score, passages, seconds,
+                          Span(c.doc_id, c.start, c.end, a.text))
+
+
+def eval_index(eval_set: EvalSet, encoder: Encoder, config: IndexConfig, folder: Path,
+               progress: bool = False) -> store.Index:
+    """The set's Sourcier index, rebuilt only when the corpus or settings changed (vectors of
+    unchanged inputs are reused)."""
+    cache = {}
+    try:
+        previous = store.load(folder, config, encoder.name, encoder.dims)
+        if previous.manifest["corpus"]["hash"] == store.corpus_hash(eval_set.articles):
+            return previous
+        cache = store.vector_cache(previous)
+    except store.StoreError as exc:
+        log.info("building the eval index for %s (%s)", eval_set.name, exc)
+    index = store.build(eval_set.articles, encoder, config, cache=cache, progress=progress)
+    store.save(index, folder)
+    return index
+
+
+def predict_all(system: System, eval_set: EvalSet, progress: bool = False) -> list[Prediction]:
+    return [system.predict(q.id, q.question)
+            for q in tqdm(eval_set.questions, desc=system.name, unit="q", disable=not progress)]
+
+
+def check_targets(name: str, scores: dict) -> list[str]:
+    """The targets of this set that the scores miss (empty when all are met)."""
+    missed = []
+    for path, (op, want) in TARGETS.get(name, {}).items():
+        group, key = path.split(".")
+        got = scores[group][key]
+        ok = got >= want if op == ">=" else got <= want
+        if not ok:
+            missed.append(f"{path} = {got:.3f}, target {op} {want}")
+    return missed
+
+
+def evaluate(eval_set: EvalSet, answerer: Answerer, baselines: list[System], progress: bool = False) -> dict:
+    """Scores of Sourcier (at its calibrated threshold) and of each baseline (always answering,
+    as the tutorial recipe does) on the same questions."""
+    texts = {a.doc_id: a.text for a in eval_set.articles}
+    report = {
+        "set": eval_set.name, "questions": len(eval_set.questions),
+        "held_out_articles": eval_set.held_out, "articles": len(eval_set.articles),
+        "index_version": answerer.index.version, "model": answerer.index.manifest["model"]["name"],
+        "runtime": answerer.index.manifest["model"]["runtime"],
+        "machine": {"platform": platform.platform(), "processor": platform.processor() or platform.machine()},
+        "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "systems": {},
+    }
+    per_question = {}
+    for system in [SourcierSystem(answerer), *baselines]:
+        predictions = predict_all(system, eval_set, progress)
+        threshold = answerer.threshold if system.name == "sourcier" else -math.inf  # baselines always answer
+        scores = metrics.score(eval_set.questions, predictions, threshold, texts)
+        report["systems"][system.name] = scores
+        per_question[system.name] = predictions
+    sourcier = report["systems"]["sourcier"]
+    report["targets_missed"] = check_targets(eval_set.name, sourcier)
+    report["per_question"] = [
+        {"id": q.id, "question": q.question, "answerable": q.answerable, "style": q.style,
+         "gold": [g.text for g in q.answers],
+         **{name: {"answer": p.answer.text if p.answer else None, "score": round(p.score, 4),
+                   "hit": metrics.contains_gold(p.answer, q)} for name, p in ((n, preds[i]) for n, preds in per_question.items())}}
+        for i, q in enumerate(eval_set.questions)
+    ]
+    return report
+
+
+def run_set(settings: Settings, set_name: str, sample: int | None = None, index_dir: Path | None = None,
+            with_baselines: bool = True, progress: bool = False) -> dict:
+    """Load the model once, build or reuse the set's index under ``var/eval/``, evaluate."""
+    from eval.baselines import BM25Sentences, TutorialRAG
+    from eval.sets import load_set
+    from index import model as model_mod
+
+    eval_set = load_set(set_name, sample)
+    encoder = model_mod.SentenceTransformerEncoder(model_mod.resolve(settings.model, settings.model_cache),
+                                                   batch_size=settings.batch_size)
+    work = settings.data_dir.parent / "eval"
+    folder = index_dir or work / f"{eval_set.name}-{eval_set.corpus_key()}"
+    index = eval_index(eval_set, encoder, settings.index_config(), folder, progress)
+    answerer = Answerer(index, encoder, settings.answer_threshold(), settings.public_url, settings.sentence_weight)
+    baselines: list[System] = []
+    if with_baselines:
+        cache = work / "cache" / f"tutorial-{encoder.name}"
+        baselines = [TutorialRAG(eval_set.articles, encoder, cache, progress), BM25Sentences(eval_set.articles)]
+    return evaluate(eval_set, answerer, baselines, progress)

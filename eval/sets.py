@@ -1,0 +1,167 @@
+"""Evaluation sets: questions with gold answer spans, and the corpus they are asked against.
+
+Every gold offset is checked against the article text on load, so a set that drifted from its
+corpus fails loudly instead of scoring silently wrong. Sets are named (``seed``, ``piaf``,
+``piaf-ci``) or given as a JSONL file in the same format (see ``eval/README.md``).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from corpus.load import Article, load
+
+ROOT = Path(__file__).resolve().parents[1]
+SETS = ROOT / "eval" / "sets"
+PIAF = ROOT / "eval" / "data" / "piaf"
+
+
+class SetError(ValueError):
+    """A question set is malformed or does not match its corpus."""
+
+
+@dataclass(frozen=True)
+class Gold:
+    text: str
+    start: int
+
+    @property
+    def end(self) -> int:
+        return self.start + len(self.text)
+
+
+@dataclass(frozen=True)
+class EvalQuestion:
+    id: str
+    question: str
+    doc_id: str | None
+    answers: tuple[Gold, ...]
+    answerable: bool
+    style: str = ""
+
+
+@dataclass
+class EvalSet:
+    name: str
+    questions: list[EvalQuestion]
+    articles: list[Article]  # the corpus the index is built from
+    held_out: list[str] = field(default_factory=list)  # articles left out: their questions must abstain
+
+    def corpus_key(self) -> str:
+        """Identifies the indexed corpus (for caching eval indexes)."""
+        digest = hashlib.sha256()
+        for article in self.articles:
+            digest.update(f"{article.doc_id}\x00{len(article.text)}\x00{hash_text(article.text)}\n".encode())
+        return digest.hexdigest()[:12]
+
+
+def hash_text(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def _stable_rank(key: str) -> str:
+    """A deterministic pseudo-random order (same on every machine and Python run)."""
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def read_questions(path: Path) -> list[EvalQuestion]:
+    questions = []
+    with open(path, encoding="utf-8") as handle:
+        for number, line in enumerate(handle, start=1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+                answers = tuple(Gold(a["text"], int(a["start"])) for a in record.get("answers", []))
+                answerable = bool(record.get("answerable", bool(answers)))
+                questions.append(EvalQuestion(str(record["id"]), record["question"], record.get("doc_id"),
+                                              answers, answerable, record.get("style", "")))
+            except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+                raise SetError(f"{path}:{number}: malformed question ({exc})") from exc
+    ids = [q.id for q in questions]
+    if len(set(ids)) != len(ids):
+        raise SetError(f"{path}: duplicate question ids")
+    return questions
+
+
+def validate(questions: list[EvalQuestion], articles: dict[str, Article]) -> None:
+    """Every answerable question names a known article and every gold span matches its text."""
+    problems = []
+    for q in questions:
+        if not q.answerable:
+            continue
+        if not q.answers:
+            problems.append(f"{q.id}: answerable but no gold answer")
+        article = articles.get(q.doc_id or "")
+        if article is None:
+            problems.append(f"{q.id}: unknown article {q.doc_id!r}")
+            continue
+        for gold in q.answers:
+            if article.text[gold.start:gold.end] != gold.text:
+                problems.append(f"{q.id}: gold {gold.text!r} is not at offset {gold.start}")
+    if problems:
+        raise SetError(f"{len(problems)} invalid question(s): " + "; ".join(problems[:10]))
+
+
+def _sample(questions: list[EvalQuestion], n: int | None) -> list[EvalQuestion]:
+    if n is None or n >= len(questions):
+        return questions
+    keep = set(sorted((q.id for q in questions), key=_stable_rank)[:n])
+    return [q for q in questions if q.id in keep]
+
+
+def seed_set(sample: int | None = None) -> EvalSet:
+    articles = load([ROOT / "corpus" / "articles" / "contractions-muscle-mollet.txt"])
+    questions = read_questions(SETS / "seed.jsonl")
+    validate(questions, {a.doc_id: a for a in articles})
+    return EvalSet("seed", _sample(questions, sample), articles)
+
+
+def piaf_set(articles_limit: int | None = None, held_out_share: float = 0.1, sample: int | None = None,
+             name: str = "piaf") -> EvalSet:
+    """PIAF dev: questions of a fixed 10 % of its articles (chosen by hash) are asked against an
+    index built without those articles, as unanswerable questions.
+
+    ``articles_limit`` keeps a deterministic subset of the articles that have questions (and as
+    many articles without questions as distractors), for a CI-sized run.
+    """
+    articles = load([PIAF / "articles.jsonl"])
+    questions = read_questions(PIAF / "dev_questions.jsonl")
+    by_id = {a.doc_id: a for a in articles}
+    validate([q for q in questions], by_id)
+    with_questions = sorted({q.doc_id for q in questions}, key=_stable_rank)
+    without = sorted((a.doc_id for a in articles if a.doc_id not in set(with_questions)), key=_stable_rank)
+    if articles_limit is not None:
+        with_questions = with_questions[:articles_limit]
+        without = without[:articles_limit]
+    n_held = max(1, round(len(with_questions) * held_out_share))
+    held_out = sorted(with_questions[:n_held])
+    indexed = set(with_questions[n_held:]) | set(without)
+    kept = [q for q in questions if q.doc_id in indexed or q.doc_id in held_out]
+    relabelled = [EvalQuestion(q.id, q.question, q.doc_id, q.answers, q.doc_id not in held_out,
+                               "piaf" if q.doc_id not in held_out else "held-out") for q in kept]
+    return EvalSet(name, _sample(relabelled, sample), [a for a in articles if a.doc_id in indexed], held_out)
+
+
+def from_file(path: Path, corpus: list[Path], sample: int | None = None) -> EvalSet:
+    articles = load(corpus)
+    questions = read_questions(path)
+    validate(questions, {a.doc_id: a for a in articles})
+    return EvalSet(Path(path).stem, _sample(questions, sample), articles)
+
+
+def load_set(name: str, sample: int | None = None, corpus: list[Path] | None = None) -> EvalSet:
+    """A named set or a JSONL file (asked against ``corpus``, default: corpus/articles)."""
+    if name == "seed":
+        return seed_set(sample)
+    if name == "piaf":
+        return piaf_set(sample=sample)
+    if name == "piaf-ci":
+        return piaf_set(articles_limit=40, sample=sample, name="piaf-ci")
+    path = Path(name)
+    if not path.is_file():
+        raise SetError(f"unknown set {name!r}: use seed, piaf, piaf-ci or a JSONL file")
+    return from_file(path, corpus or [ROOT / "corpus" / "articles"], sample)
