@@ -16,7 +16,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-from service.settings import Settings  # noqa: E402
+from service.settings import ROOT, Settings  # noqa: E402
 
 log = logging.getLogger("sourcier")
 
@@ -210,6 +210,42 @@ def cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_coverage(args: argparse.Namespace) -> int:
+    """Editors' coverage report from a question file or the query log; or what changed between two."""
+    from eval import coverage as cov
+    from eval.coverage_report import format_comparison, format_summary, write_reports
+    from service.answer import load_answerer
+    from service.db import Database
+
+    if args.compare:
+        old, new = (cov.load_report(Path(p)) for p in args.compare)
+        print(format_comparison(cov.compare_reports(old, new)))
+        return 0
+    if bool(args.questions) == bool(args.from_log):
+        print("sourcier coverage: give a QUESTIONS_FILE, --from-log or --compare OLD NEW", file=sys.stderr)
+        return 2
+    settings = _settings(args)
+    options = cov.Options.from_settings(settings)
+    if args.from_log:
+        since, until = cov.period(args.since, args.until, args.days)
+        if not (settings.data_dir / "sourcier.db").is_file():
+            print(f"sourcier coverage: no query log in {settings.data_dir} (set SOURCIER_QUERY_LOG=true on the "
+                  "service)", file=sys.stderr)
+            return 1
+        db = Database(settings.data_dir / "sourcier.db")
+        try:
+            report = cov.coverage_from_log(load_answerer(settings), db, since, until, options)
+        finally:
+            db.close()
+    else:
+        report = cov.coverage_from_file(load_answerer(settings), Path(args.questions), options,
+                                        progress=not args.quiet)
+    paths = write_reports(report, Path(args.out))
+    print(format_summary(report))
+    print(f"report: {paths['html']} (and {paths['csv'].name}, {paths['json'].name})")
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="sourcier", description="Réponses mot pour mot tirées des articles.")
     root.add_argument("-v", "--verbose", action="store_true", help="log more")
@@ -253,6 +289,18 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--check", action="store_true", help="exit 1 on a faithfulness failure or a missed target")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_eval)
+
+    p = sub.add_parser("coverage", help="editors' report: which questions the articles answer, which they don't")
+    p.add_argument("questions", nargs="?", help="questions: .txt (one a line), .csv (a 'question' column) or .jsonl")
+    p.add_argument("--from-log", action="store_true", help="use the service's query log and readers' votes")
+    p.add_argument("--since", help="with --from-log: first day, YYYY-MM-DD (default: --days ago)")
+    p.add_argument("--until", help="with --from-log: last day, YYYY-MM-DD (default: today)")
+    p.add_argument("--days", type=int, default=30, help="with --from-log and no --since: period length")
+    p.add_argument("--compare", nargs=2, metavar=("OLD", "NEW"), help="what changed between two report.json")
+    p.add_argument("--out", default=str(ROOT / "var" / "coverage"), help="folder for report.html/.csv/.json")
+    p.add_argument("--index", help="index folder")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=cmd_coverage)
 
     p = sub.add_parser("fetch-model", help="download and verify the embedding model (offline-safe cache)")
     p.set_defaults(func=cmd_fetch_model)

@@ -7,7 +7,7 @@ import json
 from functools import lru_cache
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from index.store import IndexConfig
@@ -49,6 +49,16 @@ class Settings(BaseSettings):
     host: str = Field("127.0.0.1", description="Address `sourcier serve` listens on.")
     port: int = Field(8000, ge=1, le=65535, description="Port `sourcier serve` listens on.")
     cors_origins: list[str] = Field([], description="Origins allowed to call the API from a browser (JSON list).")
+    query_log: bool = Field(False, description="Record every question asked through the API (text, time, "
+                            "answered or not, citation, score; no IP, no user id) in the SQLite query log, "
+                            "for the editors' coverage reports.")
+    editor_token: SecretStr | None = Field(None, description="Token the editors' pages and endpoints "
+                                           "(/editor/coverage) require; unset or empty: they are disabled.")
+    weak_margin: float = Field(0.1, ge=0, le=1, description="Coverage reports call an answer 'weak' when its "
+                               "score is under the abstention threshold plus this margin.")
+    cluster_similarity: float = Field(0.65, ge=0, le=1, description="Coverage reports group unanswered "
+                                      "questions whose every pair reaches this cosine similarity (chosen on "
+                                      "EmbeddingGemma).")
 
     def index_config(self) -> IndexConfig:
         return IndexConfig(model=self.model, chunk_chars=self.chunk_chars, chunk_overlap=self.chunk_overlap,

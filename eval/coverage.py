@@ -1,0 +1,382 @@
+"""Editors' coverage reports: which questions the articles answer (well, weakly, not at all),
+which passages and sections no question reaches, and the unanswered questions grouped into
+clusters of near-duplicates — the editor's to-do list.
+
+A question's status is decided exactly as ``/api/ask`` decides it (same checks, same Answerer, same
+default ``top_k``): "uncovered" when it abstains, "weak" when it answers with a score under
+``answerer.threshold + weak_margin``, "answered" otherwise. Each answer counts once, for the first
+passage (index chunk) of its article that contains it.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime, timezone
+from pathlib import Path
+from typing import Any, Iterable
+
+from tqdm import tqdm
+
+from eval.clusters import Cluster, cluster_questions
+from index.store import Index
+from service.answer import Answerer, QuestionError, check_question, passage_url, _section
+from service.db import Database
+from service.settings import Settings
+
+STATUSES = ("answered", "weak", "uncovered")
+
+
+class CoverageError(ValueError):
+    """A question file or report that cannot be read; the message names the file (and line)."""
+
+
+@dataclass(frozen=True)
+class Options:
+    """What decides a status and a cluster; built from the service's settings so the report
+    agrees with ``/api/ask``."""
+
+    weak_margin: float
+    cluster_similarity: float
+    top_k: int = 3
+    max_question_chars: int = 500
+    max_top_k: int = 20
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Options:
+        return cls(settings.weak_margin, settings.cluster_similarity, settings.top_k,
+                   settings.max_question_chars, settings.max_top_k)
+
+
+@dataclass(frozen=True)
+class QuestionCoverage:
+    question: str
+    status: str
+    score: float | None
+    answer: str | None
+    citation: dict[str, Any] | None
+    asked_at: float | None = None  # from the query log only
+
+
+@dataclass(frozen=True)
+class Skipped:
+    line: int
+    question: str
+    code: str
+    message: str
+
+
+@dataclass
+class PassageCoverage:
+    start: int
+    end: int
+    text: str
+    answered: int = 0
+    weak: int = 0
+    questions: list[int] = field(default_factory=list)  # 1-based positions in the report's questions
+
+
+@dataclass
+class SectionCoverage:
+    title: str
+    start: int
+    end: int
+    passages: list[PassageCoverage]
+    answered: int = 0
+    weak: int = 0
+
+
+@dataclass
+class ArticleCoverage:
+    doc_id: str
+    title: str
+    sections: list[SectionCoverage]
+    answered: int = 0
+    weak: int = 0
+
+
+@dataclass
+class Report:
+    questions: list[QuestionCoverage]
+    articles: list[ArticleCoverage]
+    clusters: list[Cluster]
+    index_version: str
+    summary: dict[str, Any]
+    skipped: list[Skipped] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def read_questions(path: Path) -> list[tuple[int, str]]:
+    """(line number, question) from a ``.txt`` (one a line; ``#`` starts a comment line), a ``.csv``
+    (a ``question`` column; ``,`` ``;`` or tab) or a ``.jsonl`` file (``{"question": ...}`` a line)."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CoverageError(f"{path}: cannot read the questions ({exc})") from exc
+    suffix = path.suffix.lower()
+    if suffix == ".txt":
+        rows = [(n, line.strip()) for n, line in enumerate(text.splitlines(), 1)
+                if line.strip() and not line.lstrip().startswith("#")]
+    elif suffix == ".csv":
+        rows = _csv_questions(path, text)
+    elif suffix == ".jsonl":
+        rows = _jsonl_questions(path, text)
+    else:
+        raise CoverageError(f"{path}: questions must be a .txt, .csv or .jsonl file")
+    if not rows:
+        raise CoverageError(f"{path}: no question found")
+    return rows
+
+
+def _csv_questions(path: Path, text: str) -> list[tuple[int, str]]:
+    try:
+        dialect = csv.Sniffer().sniff(text.split("\n", 1)[0], delimiters=",;\t")
+    except csv.Error:
+        dialect = csv.excel
+    reader = csv.DictReader(io.StringIO(text), dialect=dialect)
+    fields = {name.strip().lower(): name for name in reader.fieldnames or [] if name}
+    if "question" not in fields:
+        raise CoverageError(f"{path}: the CSV needs a 'question' column (found: {', '.join(fields) or 'none'})")
+    return [(reader.line_num, (row.get(fields["question"]) or "").strip()) for row in reader
+            if (row.get(fields["question"]) or "").strip()]
+
+
+def _jsonl_questions(path: Path, text: str) -> list[tuple[int, str]]:
+    rows = []
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise CoverageError(f"{path}, line {number}: invalid JSON ({exc.msg})") from exc
+        if not isinstance(record, dict) or not isinstance(record.get("question"), str):
+            raise CoverageError(f'{path}, line {number}: expected {{"question": "..."}}')
+        rows.append((number, record["question"]))
+    return rows
+
+
+def status_of(answered: bool, score: float | None, threshold: float, weak_margin: float) -> str:
+    if not answered:
+        return "uncovered"
+    return "weak" if score is None or score < threshold + weak_margin else "answered"
+
+
+def ask_questions(answerer: Answerer, rows: list[tuple[int, str]], options: Options,
+                  progress: bool = False) -> tuple[list[QuestionCoverage], list[Skipped]]:
+    """Every question through the same checks and Answerer as ``/api/ask``; a question the API
+    would refuse (empty, too long, invalid characters) is skipped with its French reason."""
+    covered, skipped = [], []
+    for number, raw in tqdm(rows, desc="questions", unit="q", disable=not progress):
+        try:
+            question = check_question(raw, options.top_k, options.max_question_chars, options.max_top_k)
+        except QuestionError as exc:
+            skipped.append(Skipped(number, raw, exc.code, exc.message))
+            continue
+        result = answerer.answer(question, options.top_k)
+        if result.answered and result.answer is not None:
+            status = status_of(True, result.answer.score, answerer.threshold, options.weak_margin)
+            covered.append(QuestionCoverage(question, status, result.answer.score, result.answer.text,
+                                            asdict(result.answer.citation)))
+        else:
+            covered.append(QuestionCoverage(question, "uncovered", None, None, None))
+    return covered, skipped
+
+
+def place(index: Index, positions: list[int], start: int, end: int) -> int | None:
+    """Among an article's chunk ``positions``, the first chunk that contains ``[start, end)`` (or,
+    failing that, its start); None when the span is in none of them."""
+    containing = [pos for pos in positions if index.chunks[pos].start <= start < index.chunks[pos].end]
+    whole = [pos for pos in containing if end <= index.chunks[pos].end]
+    return (whole or containing or [None])[0]
+
+
+def article_coverage(index: Index, questions: list[QuestionCoverage]) -> list[ArticleCoverage]:
+    """Per article, section and passage, how many questions it answers (answered / weak)."""
+    chunks_of: dict[str, list[int]] = {}
+    for pos, chunk in enumerate(index.chunks):
+        chunks_of.setdefault(chunk.doc_id, []).append(pos)
+    passages: dict[int, PassageCoverage] = {}
+    articles = []
+    for doc_id, article in index.articles.items():
+        sections: dict[int, SectionCoverage] = {}
+        for pos in chunks_of.get(doc_id, []):
+            chunk = index.chunks[pos]
+            section = article.section_at(chunk.start)
+            key = section.start if section else -1
+            if key not in sections:
+                sections[key] = (SectionCoverage(section.title, section.start, section.end, []) if section
+                                 else SectionCoverage(article.title, 0, len(article.text), []))
+            passages[pos] = PassageCoverage(chunk.start, chunk.end, article.text[chunk.start:chunk.end])
+            sections[key].passages.append(passages[pos])
+        articles.append(ArticleCoverage(doc_id, article.title, list(sections.values())))
+    for number, item in enumerate(questions, 1):
+        if item.answer is None or not item.citation:  # uncovered, or logged by an older index
+            continue
+        c = item.citation
+        pos = place(index, chunks_of.get(c["doc_id"], []), c["start"], c["end"])
+        if pos is not None:
+            passage = passages[pos]
+            setattr(passage, item.status, getattr(passage, item.status) + 1)
+            passage.questions.append(number)
+    for article in articles:
+        for section in article.sections:
+            section.answered = sum(p.answered for p in section.passages)
+            section.weak = sum(p.weak for p in section.passages)
+        article.answered = sum(s.answered for s in article.sections)
+        article.weak = sum(s.weak for s in article.sections)
+    return articles
+
+
+def build_report(answerer: Answerer, questions: list[QuestionCoverage], options: Options, source: str,
+                 skipped: Iterable[Skipped] = (), low_rated: Iterable[str] = (),
+                 extra: dict[str, Any] | None = None) -> Report:
+    """Counts, per-passage coverage and clusters of the uncovered (and low-rated) questions."""
+    articles = article_coverage(answerer.index, questions)
+    clusters = cluster_questions(answerer.encoder, [q.question for q in questions if q.status == "uncovered"],
+                                 options.cluster_similarity, "uncovered")
+    low_rated = list(low_rated)
+    clusters += cluster_questions(answerer.encoder, low_rated, options.cluster_similarity, "low_rated")
+    sections = [s for a in articles for s in a.sections]
+    passages = [p for s in sections for p in s.passages]
+    summary = {
+        "source": source, "generated_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "total": len(questions), **{s: sum(q.status == s for q in questions) for s in STATUSES},
+        "threshold": answerer.threshold, "weak_margin": options.weak_margin,
+        "cluster_similarity": options.cluster_similarity, "top_k": options.top_k,
+        "articles": len(articles), "sections": len(sections), "passages": len(passages),
+        "unreached_sections": sum(not (s.answered or s.weak) for s in sections),
+        "unreached_passages": sum(not (p.answered or p.weak) for p in passages),
+        "low_rated": len(low_rated), **(extra or {}),
+    }
+    return Report(questions, articles, clusters, answerer.index.version, summary, list(skipped))
+
+
+def coverage_from_file(answerer: Answerer, path: Path, options: Options, progress: bool = False) -> Report:
+    questions, skipped = ask_questions(answerer, read_questions(path), options, progress)
+    return build_report(answerer, questions, options, Path(path).name, skipped)
+
+
+def coverage_from_log(answerer: Answerer, db: Database, since: float, until: float, options: Options) -> Report:
+    """The same report from real traffic: what the service answered then (the query log) and the
+    questions readers rated down (the widget's feedback) between ``since`` and ``until``.
+
+    A logged answer is placed on a passage only when it was given by the current index (older
+    offsets may point into a text that has changed since)."""
+    index = answerer.index
+    questions, stale = [], 0
+    for logged in db.queries(since, until):
+        status = status_of(logged.answered, logged.score, answerer.threshold, options.weak_margin)
+        answer, citation = None, None
+        if logged.answered and logged.doc_id is not None:
+            article = index.articles.get(logged.doc_id)
+            current = article is not None and logged.index_version == index.version
+            stale += not current
+            citation = {"doc_id": logged.doc_id, "title": None, "section": None, "start": logged.start,
+                        "end": logged.end, "url": None}
+            if current:
+                answer = article.text[logged.start:logged.end]
+                section = article.section_at(logged.start)
+                citation.update(title=article.title, section=_section(article, section.title) if section else None,
+                                url=passage_url(answerer.base_url, article, logged.start, logged.end))
+        questions.append(QuestionCoverage(logged.question, status, logged.score, answer, citation, logged.created_at))
+    low_rated = [f.question for f in db.feedback(since, until) if f.vote < 0]
+    period = {"since": _iso(since), "until": _iso(until)}
+    return build_report(answerer, questions, options, "query log", low_rated=low_rated,
+                        extra={"period": period, "not_placed": stale})
+
+
+def _iso(timestamp: float) -> str:
+    return datetime.fromtimestamp(timestamp, timezone.utc).isoformat(timespec="seconds")
+
+
+def period(since: str | None, until: str | None, days: int = 30) -> tuple[float, float]:
+    """``since``/``until`` as ISO dates (UTC days, both included); by default the last ``days`` days."""
+    end = _day(until) + 86400 if until else time.time() + 1
+    start = _day(since) if since else end - days * 86400
+    if start >= end:
+        raise CoverageError("La période est vide : la date de début doit précéder la date de fin.")
+    return start, end
+
+
+def _day(text: str) -> float:
+    try:
+        return datetime.combine(date.fromisoformat(text), datetime.min.time(), timezone.utc).timestamp()
+    except ValueError as exc:
+        raise CoverageError(f"Date invalide : {text!r} (format attendu : 2025-01-31).") from exc
+
+
+@dataclass(frozen=True)
+class Change:
+    question: str
+    old_status: str | None  # None: the question is new
+    new_status: str | None  # None: the question was dropped from the list
+    old_answer: str | None
+    new_answer: str | None
+
+
+@dataclass
+class Comparison:
+    old_version: str
+    new_version: str
+    gained: list[Change]  # uncovered → answered or weak
+    lost: list[Change]  # answered or weak → uncovered
+    weakened: list[Change]  # answered → weak
+    strengthened: list[Change]  # weak → answered
+    moved: list[Change]  # still answered, from another passage
+    added: list[Change]
+    removed: list[Change]
+
+
+def load_report(path: Path) -> dict[str, Any]:
+    try:
+        report = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise CoverageError(f"{path}: not a readable report.json ({exc})") from exc
+    if not isinstance(report, dict) or not isinstance(report.get("questions"), list):
+        raise CoverageError(f"{path}: not a coverage report (no 'questions' list)")
+    return report
+
+
+def compare_reports(old: dict[str, Any], new: dict[str, Any]) -> Comparison:
+    """What changed between two reports, question by question (matched by their text; a question
+    listed twice is matched occurrence by occurrence)."""
+    def keyed(report: dict[str, Any]) -> dict[tuple[str, int], dict[str, Any]]:
+        seen: dict[str, int] = {}
+        out = {}
+        for item in report["questions"]:
+            text = item["question"]
+            seen[text] = seen.get(text, 0) + 1
+            out[(text, seen[text])] = item
+        return out
+
+    before, after = keyed(old), keyed(new)
+    result = Comparison(old.get("index_version", ""), new.get("index_version", ""), [], [], [], [], [], [], [])
+    for key in list(before) + [k for k in after if k not in before]:
+        a, b = before.get(key), after.get(key)
+        change = Change(key[0], a["status"] if a else None, b["status"] if b else None,
+                        a.get("answer") if a else None, b.get("answer") if b else None)
+        if a is None or b is None:
+            (result.added if a is None else result.removed).append(change)
+        elif a["status"] == "uncovered" != b["status"]:
+            result.gained.append(change)
+        elif b["status"] == "uncovered" != a["status"]:
+            result.lost.append(change)
+        elif (a["status"], b["status"]) == ("answered", "weak"):
+            result.weakened.append(change)
+        elif (a["status"], b["status"]) == ("weak", "answered"):
+            result.strengthened.append(change)
+        elif b["status"] != "uncovered" and _span(a) != _span(b):
+            result.moved.append(change)
+    return result
+
+
+def _span(item: dict[str, Any]) -> tuple[Any, ...]:
+    citation = item.get("citation") or {}
+    return citation.get("doc_id"), citation.get("start"), citation.get("end")
