@@ -170,7 +170,12 @@ def create_app(settings: Settings | None = None, loader: Loader = load_answerer)
     def ask(request: Request, question: str, top_k: int) -> dict[str, Any]:
         answerer: Answerer = request.app.state.answerer
         question = check_question(question, top_k, settings.max_question_chars, settings.max_top_k)
-        return asdict(answerer.answer(question, top_k))
+        result = answerer.answer(question, top_k)
+        if settings.query_log:
+            from service.editor import log_result
+
+            log_result(request.app.state.db, result)
+        return asdict(result)
 
     @app.post("/api/ask", response_model=AskResponse)
     def ask_post(body: AskRequest, request: Request) -> dict[str, Any]:
@@ -215,4 +220,6 @@ def create_app(settings: Settings | None = None, loader: Loader = load_answerer)
         return HTMLResponse(f"<!doctype html><html lang=fr><meta charset=utf-8><title>Sourcier</title>"
                             f"<h1>Sourcier</h1><ul>{items}</ul></html>")
 
+    from service.editor import editor_router  # here: service.editor imports APIError from this module
+    app.include_router(editor_router(settings))
     return app

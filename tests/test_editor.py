@@ -1,0 +1,148 @@
+"""The query log and the editors' coverage page, end to end through the API (fake encoder)."""
+
+import json
+import sqlite3
+import time
+
+import pytest
+from fastapi.testclient import TestClient
+
+from service import answer as answer_mod
+from service import cli
+from service.answer import Answerer
+from service.api import create_app
+from service.db import Feedback
+from service.settings import Settings
+from tests.test_api import assert_error
+
+TOKEN = "jeton-editeur-s3cret"
+ASKED = ["nerf tibial du mollet", "Comment réinitialiser mon mot de passe ?", "crampe la nuit",
+         "J'ai oublié mon mot de passe", "<b>gras</b> mot de passe perdu"]
+
+
+def make_client(answerer, **settings):
+    app = create_app(Settings(**settings), loader=lambda s: answerer)
+    return TestClient(app, raise_server_exceptions=False)
+
+
+@pytest.fixture
+def strict(seed_index, encoder) -> Answerer:
+    return Answerer(seed_index, encoder, threshold=0.4, base_url="http://test")
+
+
+@pytest.fixture
+def client(strict):
+    with make_client(strict, query_log=True, editor_token=TOKEN, cluster_similarity=0.3) as test_client:
+        yield test_client
+
+
+def ask_all(client) -> list[dict]:
+    bodies = [client.post("/api/ask", json={"question": q}).json() for q in ASKED[:3]]
+    bodies += [client.get("/api/ask", params={"q": q}).json() for q in ASKED[3:]]
+    assert client.post("/api/ask", json={"question": ""}).status_code == 422  # refused: not logged
+    return bodies
+
+
+def test_questions_asked_through_the_api_appear_for_editors_with_the_token(client):
+    bodies = ask_all(client)
+    assert any(b["answered"] for b in bodies) and not all(b["answered"] for b in bodies)
+    response = client.get("/api/editor/coverage", headers={"Authorization": f"Bearer {TOKEN}"})
+    assert response.status_code == 200 and response.headers["cache-control"] == "no-store"
+    report = response.json()
+    assert [q["question"] for q in report["questions"]] == ASKED
+    for item, body in zip(report["questions"], bodies):
+        assert (item["status"] != "uncovered") == body["answered"]
+        if body["answered"]:
+            assert item["answer"] == body["answer"]["text"] and item["citation"] == body["answer"]["citation"]
+            assert item["score"] == body["answer"]["score"]
+        assert item["asked_at"] <= time.time()
+    uncovered = [b["question"] for b in bodies if not b["answered"]]
+    clustered = [m["question"] for c in report["clusters"] if c["kind"] == "uncovered" for m in c["members"]]
+    assert sorted(clustered) == sorted(uncovered)
+    assert sum(s["answered"] + s["weak"] for a in report["articles"] for s in a["sections"]) == len(bodies) - len(uncovered)
+
+    page = client.get("/editor/coverage", params={"token": TOKEN})
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    assert "Comment réinitialiser mon mot de passe ?" in page.text
+    assert "&lt;b&gt;gras&lt;/b&gt;" in page.text and "<b>gras</b>" not in page.text
+    assert f'name="token" value="{TOKEN}"' in page.text  # the period form keeps the token
+
+
+@pytest.mark.parametrize("headers, params", [({}, {}), ({"Authorization": "Bearer faux"}, {}), ({}, {"token": "faux"}),
+                                              ({"Authorization": f"Basic {TOKEN}"}, {}), ({}, {"token": ""})])
+def test_without_the_right_token_editors_pages_reveal_nothing(client, headers, params):
+    ask_all(client)
+    for path in ("/api/editor/coverage", "/editor/coverage"):
+        response = client.get(path, headers=headers, params=params)
+        assert_error(response, 401, "unauthorized")
+        assert response.headers["www-authenticate"] == "Bearer"
+        assert "mot de passe" not in response.text and "mollet" not in response.text
+
+
+def test_without_a_configured_token_editors_pages_do_not_exist(strict):
+    with make_client(strict, query_log=True) as client:
+        client.post("/api/ask", json={"question": "crampe la nuit"})
+        for path in ("/api/editor/coverage", "/editor/coverage"):
+            for params in ({}, {"token": ""}, {"token": "None"}):
+                response = client.get(path, params=params, headers={"Authorization": "Bearer "})
+                assert_error(response, 404, "not_found")
+                assert "crampe" not in response.text
+        assert "/editor" not in json.dumps(client.get("/openapi.json").json())
+
+
+def test_the_query_log_is_off_by_default_and_keeps_no_address(strict):
+    with make_client(strict, editor_token=TOKEN) as client:
+        assert client.post("/api/ask", json={"question": "crampe la nuit"}).status_code == 200
+        assert client.app.state.db.queries() == []
+    with make_client(strict, query_log=True) as client:
+        client.post("/api/ask", json={"question": "crampe la nuit"}, headers={"X-Forwarded-For": "203.0.113.9"})
+        path = client.app.state.db.path
+        assert [q.question for q in client.app.state.db.queries()] == ["crampe la nuit"]
+    rows = sqlite3.connect(path).execute("SELECT * FROM queries").fetchall()
+    stored = json.dumps(rows)
+    assert "testclient" not in stored and "203.0.113.9" not in stored
+
+
+def test_a_failing_log_write_never_costs_the_reader_the_answer(client, monkeypatch):
+    def broken(item):
+        raise sqlite3.OperationalError("disk I/O error")
+    monkeypatch.setattr(client.app.state.db, "log_query", broken)
+    response = client.post("/api/ask", json={"question": "nerf tibial du mollet"})
+    assert response.status_code == 200 and response.json()["answered"]
+
+
+def test_low_rated_answers_and_the_period_are_shown(client):
+    ask_all(client)
+    db = client.app.state.db
+    now = time.time()
+    db.add_feedback(Feedback("nerf tibial du mollet", "contractions-muscle-mollet", 0, 10, -1, now))
+    db.add_feedback(Feedback("nerf tibial mollet ?", "contractions-muscle-mollet", 0, 10, -1, now))
+    db.add_feedback(Feedback("crampe la nuit", "contractions-muscle-mollet", 0, 10, 1, now))
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    report = client.get("/api/editor/coverage", headers=auth).json()
+    low = [c for c in report["clusters"] if c["kind"] == "low_rated"]
+    assert [c["size"] for c in low] == [2] and report["summary"]["low_rated"] == 2
+    assert "Réponses mal notées" in client.get("/editor/coverage", headers=auth).text
+    old = client.get("/api/editor/coverage", headers=auth, params={"since": "2020-01-01", "until": "2020-01-31"})
+    assert old.json()["questions"] == [] and old.json()["summary"]["period"]["since"].startswith("2020-01-01")
+    assert_error(client.get("/api/editor/coverage", headers=auth, params={"since": "hier"}), 422, "invalid_period")
+    assert_error(client.get("/editor/coverage", headers=auth, params={"since": "2025-02-01", "until": "2025-01-01"}),
+                 422, "invalid_period")
+
+
+def test_coverage_from_log_on_the_command_line(strict, monkeypatch, tmp_path, capsys):
+    with make_client(strict, query_log=True) as client:
+        ask_all(client)
+        logged = client.app.state.db.queries()
+    monkeypatch.setattr(answer_mod, "load_answerer", lambda s: strict)
+    assert cli.main(["coverage", "--from-log", "--days", "1", "--out", str(tmp_path)]) == 0
+    report = json.loads((tmp_path / "report.json").read_text(encoding="utf-8"))
+    assert [q["question"] for q in report["questions"]] == [q.question for q in logged] == ASKED
+    assert report["summary"]["source"] == "query log"
+    assert "questions" in capsys.readouterr().out
+
+
+def test_coverage_from_log_says_when_there_is_no_log(strict, monkeypatch, capsys):
+    monkeypatch.setattr(answer_mod, "load_answerer", lambda s: strict)
+    assert cli.main(["coverage", "--from-log"]) == 1
+    assert "SOURCIER_QUERY_LOG" in capsys.readouterr().err
