@@ -5,7 +5,6 @@ Every non-2xx response has one shape: ``{"error": {"code": str, "message": str}}
 
 from __future__ import annotations
 
-import html
 import logging
 from contextlib import asynccontextmanager
 from dataclasses import asdict
@@ -212,13 +211,9 @@ def create_app(settings: Settings | None = None, loader: Loader = load_answerer)
                 "index_version": answerer.index.version, "articles": corpus["articles"],
                 "sentences": corpus["sentences"], "chunks": corpus["chunks"]}
 
-    @app.get("/", response_class=HTMLResponse)
-    def home(request: Request) -> HTMLResponse:
-        articles = request.app.state.answerer.index.articles.values()
-        items = "".join(f'<li><a href="/articles/{html.escape(a.doc_id)}">{html.escape(a.title)}</a></li>'
-                        for a in articles)
-        return HTMLResponse(f"<!doctype html><html lang=fr><meta charset=utf-8><title>Sourcier</title>"
-                            f"<h1>Sourcier</h1><ul>{items}</ul></html>")
+    from service.widget import widget_router  # here: service.widget imports APIError from this module
+
+    app.include_router(widget_router(settings))
 
     from service.editor import editor_router  # here: service.editor imports APIError from this module
     app.include_router(editor_router(settings))

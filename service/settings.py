@@ -59,6 +59,10 @@ class Settings(BaseSettings):
     cluster_similarity: float = Field(0.65, ge=0, le=1, description="Coverage reports group unanswered "
                                       "questions whose every pair reaches this cosine similarity (chosen on "
                                       "EmbeddingGemma).")
+    widget_examples: list[str] = Field(
+        ["Quel nerf innerve le mollet ?", "Pourquoi mon mollet se contracte-t-il ?",
+         "Comment traiter un nerf S1 irrité ?"],
+        description="Example questions the widget shows while its box is empty (JSON list).")
 
     def index_config(self) -> IndexConfig:
         return IndexConfig(model=self.model, chunk_chars=self.chunk_chars, chunk_overlap=self.chunk_overlap,
