@@ -137,3 +137,34 @@ _WORD = re.compile(r"\w+", re.UNICODE)
 def words(text: str) -> list[str]:
     """Normalised word tokens (accents folded), for lexical overlap and metrics."""
     return _WORD.findall(normalize(text))
+
+
+# Function words that carry no topic (compared after normalisation, so without accents).
+STOPWORDS = frozenset(
+    """
+    le la les l un une des du de d au aux a et ou en dans sur sous pour par avec sans entre vers chez
+    ce cet cette ces c ca cela ceci qui que quoi qu quel quelle quels quelles dont lequel laquelle
+    est sont etait etaient ete etre sera seront fut a ai as avait avaient avoir ont eu fait faire
+    il elle ils elles on je j tu nous vous me m te t se s lui leur leurs son sa ses mon ma mes ton ta tes
+    notre nos votre vos y ne n pas plus moins tres comme mais donc or ni car si quand comment pourquoi
+    combien ou tout tous toute toutes meme aussi bien peut peuvent
+    """.split()
+)
+
+
+def terms(text: str) -> list[str]:
+    """Stemmed content words (French Snowball stemmer, accents folded, function words dropped):
+    the lexical signal that tells sentences sharing the question's rare words apart."""
+    return [_stemmer().stemWord(w) for w in words(text) if w not in STOPWORDS and len(w) > 1]
+
+
+_STEMMER = None
+
+
+def _stemmer():
+    global _STEMMER
+    if _STEMMER is None:
+        import Stemmer
+
+        _STEMMER = Stemmer.Stemmer("french")
+    return _STEMMER

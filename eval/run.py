@@ -146,7 +146,7 @@ def run_set(settings: Settings, set_name: str, sample: int | None = None, index_
     work = settings.data_dir.parent / "eval"
     folder = index_dir or work / f"{eval_set.name}-{eval_set.corpus_key()}"
     index = eval_index(eval_set, encoder, settings.index_config(), folder, progress)
-    answerer = Answerer(index, encoder, settings.answer_threshold(), settings.public_url, settings.sentence_weight)
+    answerer = Answerer.from_settings(index, encoder, settings)
     baselines: list[System] = []
     if with_baselines:
         cache = work / "cache" / f"tutorial-{encoder.name}"

@@ -11,7 +11,7 @@ abstain: when the best score is under the calibrated threshold.
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Callable
 from dataclasses import dataclass, field
 from urllib.parse import quote
 
@@ -20,6 +20,7 @@ import numpy as np
 from corpus.load import Article
 from index.model import Encoder
 from index.store import Index
+from service.lexical import Overlap
 
 if TYPE_CHECKING:
     from service.settings import Settings
@@ -120,14 +121,23 @@ class Answerer:
     """Holds the index and the encoder; ``answer()`` is the whole question path."""
 
     def __init__(self, index: Index, encoder: Encoder, threshold: float, base_url: str = "",
-                 sentence_weight: float = 0.5, chunk_candidates: int = 5, sentence_candidates: int = 30) -> None:
+                 sentence_weight: float = 0.7, lexical_weight: float = 0.15, chunk_candidates: int = 5,
+                 sentence_candidates: int = 30) -> None:
         self.index = index
         self.encoder = encoder
         self.threshold = threshold
         self.base_url = base_url
         self.sentence_weight = sentence_weight
+        self.lexical_weight = lexical_weight
         self.chunk_candidates = chunk_candidates
         self.sentence_candidates = sentence_candidates
+        self.overlap = Overlap([index.articles[s.doc_id].text[s.start:s.end] for s in index.sentences])
+
+    @classmethod
+    def from_settings(cls, index: Index, encoder: Encoder, settings: Settings, threshold: float | None = None) -> Answerer:
+        """The Answerer the service runs, with the scoring weights and threshold of the settings."""
+        return cls(index, encoder, settings.answer_threshold() if threshold is None else threshold,
+                   settings.public_url, settings.sentence_weight, settings.lexical_weight)
 
     def answer(self, question: str, top_k: int = 3, threshold: float | None = None) -> Result:
         """Answer ``question``; ``threshold`` overrides the calibrated one (the evaluation passes
@@ -146,46 +156,51 @@ class Answerer:
         query = self.encoder.encode_queries([question])[0]
         chunk_hits = index.search_chunks(query, max(top_k, self.chunk_candidates))
         result.passages = [self._passage(pos, score) for pos, score in chunk_hits[:top_k]]
-        candidates = self._select(query, chunk_hits)
-        best = candidates[0]
+        chosen = self._select(question, query, chunk_hits, top_k)
+        best = chosen[0]
         if best.score < threshold:
             result.reason = (f"Les articles ne répondent pas assez précisément à cette question "
                              f"(meilleur score {best.score:.3f} < seuil {threshold:.3f}).")
             return result
         result.answered = True
         result.answer = self._cite(best)
-        chosen = [best]
-        for candidate in candidates[1:]:
-            if len(chosen) >= top_k:
-                break
-            if all(candidate.last < c.first or candidate.first > c.last for c in chosen):
-                chosen.append(candidate)
         result.alternatives = [self._cite(c) for c in chosen[1:]]
         return result
 
-    def _select(self, query: np.ndarray, chunk_hits: list[tuple[int, float]]) -> list[Candidate]:
-        """Score candidate sentences and return them best first (with pair answers folded in)."""
+    def _select(self, question: str, query: np.ndarray, chunk_hits: list[tuple[int, float]],
+                top_k: int) -> list[Candidate]:
+        """The best ``top_k`` non-overlapping answers (sentences or pairs), best first.
+
+        Candidates are the sentences of the top chunks and the nearest sentences; each scores
+        ``w × its similarity + (1 - w) × its best chunk's similarity + λ × lexical overlap``.
+        """
         index = self.index
         positions = {pos for pos, _ in index.search_sentences(query, self.sentence_candidates)}
         for c_pos, _ in chunk_hits[: self.chunk_candidates]:
             chunk = index.chunks[c_pos]
             first = index.sentence_pos[(chunk.doc_id, chunk.first)]
             positions.update(range(first, first + chunk.last - chunk.first + 1))
-        scores = {pos: self._score(query, pos) for pos in positions}
-        ranked = sorted(scores, key=lambda p: -scores[p])
-        candidates = []
-        for pos in ranked:
-            first, last = self._extend(query, pos, scores)
-            candidates.append(Candidate(first, last, scores[pos]))
-        return candidates
+        weights = self.overlap.weights(question)
+        scores: dict[int, float] = {}
 
-    def _score(self, query: np.ndarray, pos: int) -> float:
-        index = self.index
-        own = float(index.sentence_vectors[pos] @ query)
-        chunk = max(float(index.chunk_vectors[c] @ query) for c in index.chunks_of_sentence[pos])
-        return self.sentence_weight * own + (1 - self.sentence_weight) * chunk
+        def score(pos: int) -> float:
+            if pos not in scores:
+                own = float(index.sentence_vectors[pos] @ query)
+                chunk = max(float(index.chunk_vectors[c] @ query) for c in index.chunks_of_sentence[pos])
+                scores[pos] = (self.sentence_weight * own + (1 - self.sentence_weight) * chunk
+                               + self.lexical_weight * self.overlap.share(weights, pos))
+            return scores[pos]
 
-    def _extend(self, query: np.ndarray, pos: int, scores: dict[int, float]) -> tuple[int, int]:
+        chosen: list[Candidate] = []
+        for pos in sorted(positions, key=lambda p: -score(p)):
+            first, last = self._extend(pos, score)
+            if all(last < c.first or first > c.last for c in chosen):
+                chosen.append(Candidate(first, last, score(pos)))
+                if len(chosen) == top_k:
+                    break
+        return chosen
+
+    def _extend(self, pos: int, score: Callable[[int], float]) -> tuple[int, int]:
         """One sentence, or two adjacent ones when the sentence is a fragment or its neighbour is
         nearly as good an answer (same article and section only)."""
         index = self.index
@@ -201,11 +216,9 @@ class Answerer:
             gap = index.articles[sentence.doc_id].text[min(sentence.end, other.end):max(sentence.start, other.start)]
             if "\n" in gap:  # never join across a paragraph
                 continue
-            score = scores.get(neighbour)
-            if score is None:
-                score = self._score(query, neighbour)
-            if (short or score >= scores[pos] - PAIR_MARGIN) and (best_score is None or score > best_score):
-                best_pair, best_score = (min(pos, neighbour), max(pos, neighbour)), score
+            value = score(neighbour)
+            if (short or value >= score(pos) - PAIR_MARGIN) and (best_score is None or value > best_score):
+                best_pair, best_score = (min(pos, neighbour), max(pos, neighbour)), value
         return best_pair
 
     def _cite(self, candidate: Candidate) -> Answer:
@@ -239,4 +252,4 @@ def load_answerer(settings: Settings) -> Answerer:
     encoder = model_mod.SentenceTransformerEncoder(model_mod.resolve(settings.model, settings.model_cache),
                                                    batch_size=settings.batch_size)
     index = store.load(settings.index_dir, settings.index_config(), encoder.name, encoder.dims)
-    return Answerer(index, encoder, settings.answer_threshold(), settings.public_url, settings.sentence_weight)
+    return Answerer.from_settings(index, encoder, settings)

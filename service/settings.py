@@ -40,8 +40,10 @@ class Settings(BaseSettings):
     index_type: str = Field("flat", pattern="^(flat|hnsw)$", description="FAISS index: flat (exact) or hnsw.")
     threshold: float | None = Field(None, description="Abstain below this answer score; default: the value "
                                     "calibrated for the model in service/calibration.json.")
-    sentence_weight: float = Field(0.5, ge=0, le=1, description="Weight of the sentence's own similarity "
+    sentence_weight: float = Field(0.7, ge=0, le=1, description="Weight of the sentence's own similarity "
                                    "in its score (the rest is its chunk's similarity).")
+    lexical_weight: float = Field(0.15, ge=0, le=1, description="Weight of the share of the question's rare "
+                                  "words found in the sentence (IDF-weighted, stemmed).")
     top_k: int = Field(3, ge=1, le=20, description="Default number of passages returned.")
     max_top_k: int = Field(20, ge=1, le=100, description="Largest top_k a request may ask for.")
     max_question_chars: int = Field(500, ge=1, description="Longest question accepted (characters).")

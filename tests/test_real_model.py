@@ -19,7 +19,7 @@ def real():
     settings = Settings()
     encoder = model_mod.SentenceTransformerEncoder(model_mod.resolve(settings.model, settings.model_cache))
     index = store.build(load([SEED]), encoder, settings.index_config())
-    return Answerer(index, encoder, settings.answer_threshold(), settings.public_url)
+    return Answerer.from_settings(index, encoder, settings)
 
 
 # (question as readers type it, a piece of the sentence that answers it)

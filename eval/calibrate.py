@@ -1,0 +1,82 @@
+"""Choose the abstention threshold on data and record it in ``service/calibration.json``.
+
+``python -m eval.calibrate --set seed --set piaf`` runs Sourcier on the sets without abstaining,
+then picks the score threshold that maximises balanced accuracy — the mean of "unanswerable
+questions abstain" and "answerable questions are answered" — over all their questions. Balanced,
+because the sets hold far more answerable than unanswerable questions and a plain accuracy would
+sacrifice abstention. The file keeps the threshold with the data it was chosen on and the rates it
+gives on each set, so the trade-off is visible and the choice can be re-run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import time
+
+from eval.run import SourcierSystem, eval_index, predict_all
+from eval.sets import load_set
+from service.answer import Answerer
+from service.settings import CALIBRATION_FILE, Settings
+
+
+def balanced_threshold(answerable: list[float], unanswerable: list[float]) -> float:
+    """The midpoint between two adjacent observed scores that maximises balanced accuracy."""
+    values = sorted(set(answerable) | set(unanswerable))
+    candidates = [(a + b) / 2 for a, b in zip(values, values[1:])] or values
+    best, best_value = candidates[0], -1.0
+    for t in candidates:
+        answered = sum(s >= t for s in answerable) / len(answerable)
+        abstained = sum(s < t for s in unanswerable) / len(unanswerable)
+        if (answered + abstained) / 2 > best_value:
+            best, best_value = t, (answered + abstained) / 2
+    return best
+
+
+def rates(answerable: list[float], unanswerable: list[float], t: float) -> dict[str, float]:
+    return {"abstain_rate": round(sum(s < t for s in unanswerable) / max(1, len(unanswerable)), 4),
+            "false_abstain_rate": round(sum(s < t for s in answerable) / max(1, len(answerable)), 4),
+            "answerable": len(answerable), "unanswerable": len(unanswerable)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--set", action="append", required=True, help="calibration set (repeatable)")
+    parser.add_argument("--write", action="store_true", help="record the threshold in service/calibration.json")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING)
+    from index import model as model_mod
+
+    settings = Settings()
+    encoder = model_mod.SentenceTransformerEncoder(model_mod.resolve(settings.model, settings.model_cache),
+                                                   batch_size=settings.batch_size)
+    scores: dict[str, tuple[list[float], list[float]]] = {}
+    for name in args.set:
+        eval_set = load_set(name)
+        folder = settings.data_dir.parent / "eval" / f"{eval_set.name}-{eval_set.corpus_key()}"
+        index = eval_index(eval_set, encoder, settings.index_config(), folder, progress=True)
+        answerer = Answerer.from_settings(index, encoder, settings, threshold=0.0)
+        predictions = predict_all(SourcierSystem(answerer), eval_set, progress=True)
+        pos = [p.score for q, p in zip(eval_set.questions, predictions) if q.answerable]
+        neg = [p.score for q, p in zip(eval_set.questions, predictions) if not q.answerable]
+        scores[name] = (pos, neg)
+    all_pos = [s for pos, _ in scores.values() for s in pos]
+    all_neg = [s for _, neg in scores.values() for s in neg]
+    threshold = round(balanced_threshold(all_pos, all_neg), 4)
+    entry = {"threshold": threshold, "chosen_on": args.set,
+             "rule": "maximises balanced accuracy (abstain rate on unanswerable + answer rate on answerable) / 2",
+             "settings": settings.index_config().__dict__ | {"sentence_weight": settings.sentence_weight,
+                                                             "lexical_weight": settings.lexical_weight},
+             "rates": {name: rates(pos, neg, threshold) for name, (pos, neg) in scores.items()},
+             "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    print(json.dumps(entry, ensure_ascii=False, indent=2))
+    if args.write:
+        data = json.loads(CALIBRATION_FILE.read_text(encoding="utf-8")) if CALIBRATION_FILE.is_file() else {}
+        data[settings.model] = entry
+        CALIBRATION_FILE.write_text(json.dumps(data, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,37 @@
+"""Lexical overlap between a question and candidate sentences, weighted by rarity (IDF).
+
+Dense similarity ranks sentences on meaning; the share of the question's rare content words that
+a sentence contains separates the one that actually holds the answer from its near neighbours, and
+lifts the score of questions the corpus really covers (measured on PIAF dev: hit@1 +1.3 points,
+AUROC of the answer score 0.968 → 0.983; see eval/README.md).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+
+from corpus.text import terms
+
+
+class Overlap:
+    """IDF statistics over the indexed sentences, computed once when the index loads."""
+
+    def __init__(self, sentence_texts: list[str]) -> None:
+        self.sentence_terms = [frozenset(terms(text)) for text in sentence_texts]
+        counts = Counter(term for ts in self.sentence_terms for term in ts)
+        n = len(self.sentence_terms)
+        self.idf = {term: math.log((n + 1) / (count + 0.5)) for term, count in counts.items()}
+        self.unseen_idf = math.log((n + 1) / 0.5)
+
+    def weights(self, question: str) -> dict[str, float]:
+        """The question's content terms with their IDF (terms absent from the corpus weigh most)."""
+        return {term: self.idf.get(term, self.unseen_idf) for term in set(terms(question))}
+
+    def share(self, question_weights: dict[str, float], position: int) -> float:
+        """Share of the question's term weight found in sentence ``position`` (0 to 1)."""
+        total = sum(question_weights.values())
+        if not total:
+            return 0.0
+        found = self.sentence_terms[position]
+        return sum(w for term, w in question_weights.items() if term in found) / total

@@ -1,0 +1,99 @@
+import json
+
+import pytest
+
+from eval import metrics, report
+from eval.baselines import BM25Sentences, TutorialRAG, char_chunks
+from eval.calibrate import balanced_threshold
+from eval.metrics import Prediction, Span
+from eval.run import check_targets, evaluate
+from eval.sets import EvalQuestion, Gold, SetError, load_set, piaf_set, read_questions, validate
+from service.answer import Answerer
+
+
+def test_seed_set_loads_validates_and_has_the_promised_mix():
+    seed = load_set("seed")
+    answerable = [q for q in seed.questions if q.answerable]
+    assert len(answerable) >= 80 and len(seed.questions) - len(answerable) >= 20
+    styles = {q.style for q in seed.questions}
+    assert {"paraphrase", "no-accents", "typo", "sms", "two-sentences", "near-topic", "off-topic"} <= styles
+    text = seed.articles[0].text
+    assert all(text[g.start:g.end] == g.text for q in answerable for g in q.answers)
+
+
+def test_a_gold_span_off_by_one_is_refused(tmp_path, seed_articles):
+    path = tmp_path / "bad.jsonl"
+    path.write_text(json.dumps({"id": "x", "doc_id": "contractions-muscle-mollet", "question": "q",
+                                "answers": [{"text": "mollet", "start": 3}]}) + "\n", encoding="utf-8")
+    with pytest.raises(SetError, match="not at offset 3"):
+        validate(read_questions(path), {a.doc_id: a for a in seed_articles})
+
+
+def test_piaf_sets_hold_out_articles_whose_questions_become_unanswerable():
+    piaf = piaf_set(articles_limit=20)
+    indexed = {a.doc_id for a in piaf.articles}
+    assert piaf.held_out and not set(piaf.held_out) & indexed
+    for q in piaf.questions:
+        assert q.answerable == (q.doc_id in indexed)
+    assert any(not q.answerable for q in piaf.questions)
+    assert piaf_set(articles_limit=20).corpus_key() == piaf.corpus_key()  # deterministic
+
+
+def test_french_answer_normalisation_em_and_f1():
+    assert metrics.normalize_answer("L’irritation du nerf S1.") == "irritation nerf s1"
+    assert metrics.exact_match("le nerf tibial", ["Nerf tibial"]) == 1.0
+    assert metrics.token_f1("le nerf tibial de la jambe", ["nerf tibial"]) == pytest.approx(0.8)
+    assert metrics.token_f1("rien", ["nerf"]) == 0.0
+
+
+def test_auroc_and_threshold_curve():
+    assert metrics.auroc([0.9, 0.8], [0.1, 0.2]) == 1.0
+    assert metrics.auroc([0.1], [0.9]) == 0.0
+    assert metrics.auroc([0.5], [0.5]) == 0.5
+    curve = metrics.threshold_curve([(0.9, True, True), (0.8, True, False), (0.1, False, False)], steps=3)
+    assert curve[0]["coverage"] == 1.0 and curve[-1]["coverage"] == pytest.approx(1 / 3)
+    assert curve[-1]["accuracy"] == 1.0
+
+
+def test_faithfulness_catches_a_shifted_answer_and_a_citation_that_misses_it():
+    texts = {"d": "Le nerf tibial innerve le mollet."}
+    good = Span("d", 3, 14, "nerf tibial")
+    assert metrics.faithfulness_failures(Prediction("q", good, 1.0, [good], cited=good), texts) == []
+    shifted = Span("d", 4, 15, "nerf tibial")
+    assert metrics.faithfulness_failures(Prediction("q", shifted, 1.0, [], cited=shifted), texts)
+    elsewhere = Span("d", 20, 27, "innerve")
+    assert metrics.faithfulness_failures(Prediction("q", good, 1.0, [], cited=elsewhere), texts)
+
+
+def test_balanced_threshold_separates_the_scores():
+    t = balanced_threshold([0.6, 0.7, 0.8], [0.1, 0.2, 0.65])
+    assert 0.2 < t <= 0.6
+
+
+def test_char_chunks_cover_the_text_with_overlap():
+    spans = char_chunks("x" * 1200, 500, 50)
+    assert spans == [(0, 500), (450, 950), (900, 1200)]
+
+
+def test_evaluate_scores_sourcier_and_baselines_side_by_side(encoder, seed_index):
+    seed = load_set("seed", sample=40)
+    answerer = Answerer(seed_index, encoder, threshold=0.3)
+    result = evaluate(seed, answerer, [TutorialRAG(seed.articles, encoder), BM25Sentences(seed.articles)])
+    assert set(result["systems"]) == {"sourcier", "tutorial-rag-500", "bm25-sentences"}
+    for scores in result["systems"].values():
+        assert scores["faithfulness"]["rate"] == 1.0 and not scores["faithfulness"]["failures"]
+        assert 0.0 <= scores["answers"]["hit@1"] <= 1.0
+    assert result["systems"]["tutorial-rag-500"]["answers"]["mean_chars"] > 400
+    assert len(result["per_question"]) == 40
+    assert "| hit@1 |" in report.markdown(result)
+    page = report.html(result)
+    assert "<svg" in page and "<script" not in page
+    assert check_targets("seed", result["systems"]["sourcier"])  # the fake encoder misses the real targets
+
+
+def test_check_targets_passes_when_every_target_is_met():
+    scores = {"answers": {"hit@1": 0.95, "mean_chars": 150.0}, "abstention": {"abstain_rate": 0.95,
+              "false_abstain_rate": 0.01}, "faithfulness": {"rate": 1.0}}
+    assert check_targets("seed", scores) == []
+    scores["faithfulness"]["rate"] = 0.99
+    assert check_targets("seed", scores) == ["faithfulness.rate = 0.990, target >= 1.0"]
