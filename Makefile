@@ -8,7 +8,7 @@ export HF_HUB_OFFLINE := 1
 export OPENBLAS_NUM_THREADS := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: setup model index serve test test-fast clean
+.PHONY: setup model index serve test test-fast eval clean
 
 # torch==2.13.0 first: it is the CPU build on this machine's disk; installed later by
 # sentence-transformers' requirements pip would pull a multi-GB CUDA build instead.
@@ -34,6 +34,12 @@ test: model
 
 test-fast: setup
 	$(BIN)/pytest -m "not slow"
+
+# Quality gate (run by CI after the tests): faithfulness must be 100 % and no score may fall under
+# its regression floor; the reports are kept under artifacts/eval/.
+eval: model
+	$(BIN)/sourcier eval --set seed --check --quiet --json artifacts/eval/seed.json --html artifacts/eval/seed.html
+	$(BIN)/sourcier eval --set piaf-ci --check --quiet --json artifacts/eval/piaf-ci.json --html artifacts/eval/piaf-ci.html
 
 clean:
 	rm -rf var/index

@@ -42,6 +42,8 @@ def markdown(report: dict) -> str:
         lines.append("Targets missed: " + "; ".join(report["targets_missed"]) + ".")
     else:
         lines.append("All targets of this set are met.")
+    floors = report.get("floors_missed", [])
+    lines.append("Regression floors (CI): " + ("; ".join(floors) + " — below the floor." if floors else "all held."))
     return "\n".join(lines) + "\n"
 
 

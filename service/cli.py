@@ -203,9 +203,10 @@ def cmd_eval(args: argparse.Namespace) -> int:
         Path(args.html).write_text(report_mod.html(result), encoding="utf-8")
     print(report_mod.markdown(result))
     failures = result["systems"]["sourcier"]["faithfulness"]["failures"]
-    if args.check and (failures or result["targets_missed"]):
-        print(f"sourcier eval: {len(failures)} faithfulness failure(s); targets missed: "
-              f"{result['targets_missed'] or 'none'}", file=sys.stderr)
+    blocking = result["floors_missed"] + (result["targets_missed"] if args.strict else [])
+    if args.check and (failures or blocking):
+        print(f"sourcier eval: {len(failures)} faithfulness failure(s); below the bar: {blocking or 'nothing'}",
+              file=sys.stderr)
         return 1
     return 0
 
@@ -286,7 +287,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--json", help="write the full report (with per-question results) here")
     p.add_argument("--html", help="write the HTML report here")
     p.add_argument("--no-baselines", action="store_true", help="score Sourcier only")
-    p.add_argument("--check", action="store_true", help="exit 1 on a faithfulness failure or a missed target")
+    p.add_argument("--check", action="store_true",
+                   help="exit 1 on a faithfulness failure or a score under the set's regression floor")
+    p.add_argument("--strict", action="store_true", help="with --check: also exit 1 when a target is missed")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_eval)
 
