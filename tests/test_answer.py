@@ -93,3 +93,12 @@ def test_check_question_strips_and_accepts_500_characters():
 def test_passage_url_escapes_ids(seed_index):
     article = seed_index.articles["contractions-muscle-mollet"]
     assert passage_url("http://h/", article, 1, 5) == "http://h/articles/contractions-muscle-mollet?start=1&end=5#passage"
+
+
+@pytest.mark.parametrize("question", ["tendon achille talon", "lysat plaquettaire", "nerf tibial blessé", "crampe nuit"])
+def test_the_first_passage_holds_the_answer(answerer, question):
+    result = answerer.answer(question, top_k=3)
+    assert result.answered
+    first, answer = result.passages[0], result.answer.citation
+    assert first.doc_id == answer.doc_id and first.start <= answer.start and answer.end <= first.end
+    assert len({(p.start, p.end) for p in result.passages}) == len(result.passages) <= 3
