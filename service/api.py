@@ -12,14 +12,15 @@ from typing import Annotated, Any, AsyncIterator, Callable
 
 from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from service.answer import Answerer, QuestionError, check_question, load_answerer
 from service.db import Database
+from service.guard import Guard, JSONErrorCORS
 from service.pages import article_page
+from service.reload import IndexReloader
 from service.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -124,16 +125,21 @@ def create_app(settings: Settings | None = None, loader: Loader = load_answerer)
         app.state.answerer = loader(settings)
         app.state.db = Database(settings.data_dir / "sourcier.db")
         log.info("index %s loaded", app.state.answerer.index.version)
+        reloader = IndexReloader(app.state, settings)
+        reloader.start()
         try:
             yield
         finally:
+            await reloader.stop()
             app.state.db.close()
 
     app = FastAPI(title="Sourcier", version="0.1.0", lifespan=lifespan,
                   description="Réponses mot pour mot, avec leur source, tirées des articles.",
-                  responses={422: {"model": ErrorOut}, 404: {"model": ErrorOut}})
-    if settings.cors_origins:
-        app.add_middleware(CORSMiddleware, allow_origins=settings.cors_origins, allow_methods=["GET", "POST"],
+                  responses={code: {"model": ErrorOut} for code in (400, 404, 413, 422, 429, 503)})
+    app.add_middleware(Guard, max_body_bytes=settings.max_body_bytes, rate_per_minute=settings.rate_limit,
+                       burst=settings.rate_burst, max_inflight=settings.max_inflight)
+    if settings.cors_origins:  # outside the guard, so that its refusals carry the CORS headers too
+        app.add_middleware(JSONErrorCORS, allow_origins=settings.cors_origins, allow_methods=["GET", "POST"],
                            allow_headers=["Content-Type"])
 
     @app.exception_handler(APIError)

@@ -161,12 +161,15 @@ def format_result(result: Any) -> str:
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from service.answer import load_answerer
     from service.api import create_app
 
     settings = _settings(args)
     host = args.host or settings.host
     port = args.port or settings.port
-    uvicorn.run(create_app(settings), host=host, port=port, server_header=False, log_level="info")
+    answerer = load_answerer(settings)  # before listening: a broken index stops here, saying what to run
+    uvicorn.run(create_app(settings, loader=lambda _: answerer), host=host, port=port, server_header=False,
+                log_level="info")
     return 0
 
 

@@ -65,6 +65,16 @@ class Settings(BaseSettings):
         ["Quel nerf innerve le mollet ?", "Pourquoi mon mollet se contracte-t-il ?",
          "Comment traiter un nerf S1 irrité ?"],
         description="Example questions the widget shows while its box is empty (JSON list).")
+    max_body_bytes: int = Field(16384, ge=1024, description="Largest request body accepted, in bytes; a larger "
+                                "one is refused (413) before it is parsed.")
+    rate_limit: float = Field(60, ge=0, description="Requests per minute each client address may send to "
+                              "/api/ask and /api/feedback (429 beyond, with Retry-After); 0 turns it off.")
+    rate_burst: int = Field(20, ge=1, description="Requests a client may send at once before the rate limit "
+                            "applies (token bucket size).")
+    max_inflight: int = Field(32, ge=1, description="Questions answered at the same time; one more is refused "
+                              "at once with 503 and Retry-After instead of waiting in a queue.")
+    reload_interval: float = Field(5, ge=0, description="Seconds between checks of the index folder for a new "
+                                   "index, which is then loaded and swapped in; 0: only on SIGHUP.")
 
     def index_config(self) -> IndexConfig:
         return IndexConfig(model=self.model, chunk_chars=self.chunk_chars, chunk_overlap=self.chunk_overlap,

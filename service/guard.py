@@ -1,0 +1,195 @@
+"""What stands between the open internet and the question path (pure ASGI, no framework magic).
+
+- a request body is read at most up to ``max_body_bytes`` before anything parses it (413);
+- each client address gets a token bucket on the limited paths (429 with ``Retry-After``);
+- at most ``max_inflight`` questions are answered at once; one more is refused at once (503 with
+  ``Retry-After``) instead of queueing until every client times out;
+- every response carries ``X-Content-Type-Options``, ``Referrer-Policy`` and, for HTML pages, a
+  Content-Security-Policy (a header the application set itself is kept).
+
+Refusals use the API's error shape ``{"error": {"code", "message"}}`` with a French message.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any, Awaitable, Callable
+
+from starlette.datastructures import Headers
+from starlette.middleware.cors import CORSMiddleware
+from starlette.responses import JSONResponse, Response
+
+Scope = dict[str, Any]
+Message = dict[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+ASK_PATH = "/api/ask"
+RATE_LIMITED = {"/api/ask", "/api/feedback"}  # the paths a reader's browser calls, that cost CPU or disk
+MAX_CLIENTS = 10_000  # rate-limit buckets kept in memory; the least recently seen are forgotten first
+OVERLOAD_RETRY_AFTER = 1  # seconds
+
+# The demo page and article pages: their own script and styles, the widget's shadow-root <style>,
+# fetches to this service only; no frames, no plugins, no <base> tricks.
+PAGE_CSP = ("default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; connect-src 'self'; "
+            "img-src 'self' data:; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+COMMON_HEADERS = [(b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"no-referrer")]
+
+
+def error_body(code: str, message: str) -> bytes:
+    return json.dumps({"error": {"code": code, "message": message}}, ensure_ascii=False).encode("utf-8")
+
+
+async def send_error(send: Send, status: int, code: str, message: str, retry_after: int | None = None) -> None:
+    """A complete JSON error response, sent straight from the middleware."""
+    body = error_body(code, message)
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    if retry_after is not None:
+        headers.append((b"retry-after", str(retry_after).encode()))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+@dataclass
+class Bucket:
+    tokens: float
+    updated: float
+
+
+class RateLimiter:
+    """Token buckets keyed by client address: ``burst`` requests at once, refilled at ``per_minute``."""
+
+    def __init__(self, per_minute: float, burst: int, max_clients: int = MAX_CLIENTS,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.rate = per_minute / 60.0
+        self.burst = float(burst)
+        self.max_clients = max_clients
+        self.clock = clock
+        self.buckets: OrderedDict[str, Bucket] = OrderedDict()
+
+    def wait(self, client: str) -> float:
+        """0 when ``client`` may go on now (a token is taken), else the seconds until it may."""
+        now = self.clock()
+        bucket = self.buckets.pop(client, None) or Bucket(self.burst, now)
+        bucket.tokens = min(self.burst, bucket.tokens + (now - bucket.updated) * self.rate)
+        bucket.updated = now
+        self.buckets[client] = bucket
+        if len(self.buckets) > self.max_clients:
+            self.buckets.popitem(last=False)
+        if bucket.tokens >= 1:
+            bucket.tokens -= 1
+            return 0.0
+        return (1 - bucket.tokens) / self.rate
+
+
+class Guard:
+    """The ASGI middleware; see the module docstring. ``rate_per_minute`` 0 turns the rate limit off."""
+
+    def __init__(self, app: ASGIApp, max_body_bytes: int, rate_per_minute: float, burst: int,
+                 max_inflight: int) -> None:
+        self.app = app
+        self.max_body_bytes = max_body_bytes
+        self.limiter = RateLimiter(rate_per_minute, burst) if rate_per_minute > 0 else None
+        self.max_inflight = max_inflight
+        self.inflight = 0  # only touched from the event loop, so no lock is needed
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path = scope["path"].rstrip("/") or "/"
+        send = self._with_headers(send)
+        if self.limiter is not None and path in RATE_LIMITED and scope["method"] != "OPTIONS":
+            client = scope.get("client")
+            wait = self.limiter.wait(client[0] if client else "")
+            if wait:
+                await send_error(send, 429, "too_many_requests", "Trop de questions en peu de temps : "
+                                 "réessayez dans quelques secondes.", math.ceil(wait))
+                return
+        body = await self._read_body(scope, receive, send)
+        if body is None:
+            return
+        replay = _replay(body, receive)
+        if path != ASK_PATH:
+            await self.app(scope, replay, send)
+            return
+        if self.inflight >= self.max_inflight:
+            await send_error(send, 503, "overloaded", "Le service est très sollicité : réessayez dans un instant.",
+                             OVERLOAD_RETRY_AFTER)
+            return
+        self.inflight += 1
+        try:
+            await self.app(scope, replay, send)
+        finally:
+            self.inflight -= 1
+
+    async def _read_body(self, scope: Scope, receive: Receive, send: Send) -> bytes | None:
+        """The whole body, or None after answering 413 when it is (or announces to be) too large."""
+        declared = Headers(scope=scope).get("content-length", "")
+        if declared.isdigit() and int(declared) > self.max_body_bytes:
+            await self._too_large(send)
+            return None
+        chunks, size = [], 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":  # the client went away
+                return b""
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_body_bytes:
+                await self._too_large(send)
+                return None
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                return b"".join(chunks)
+
+    async def _too_large(self, send: Send) -> None:
+        await send_error(send, 413, "payload_too_large",
+                         f"Le corps de la requête dépasse {self.max_body_bytes} octets.")
+
+    @staticmethod
+    def _with_headers(send: Send) -> Send:
+        async def wrapped(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                present = {name.lower() for name, _ in headers}
+                extra = [(n, v) for n, v in COMMON_HEADERS if n not in present]
+                content_type = dict(headers).get(b"content-type", b"")
+                if content_type.startswith(b"text/html") and b"content-security-policy" not in present:
+                    extra.append((b"content-security-policy", PAGE_CSP.encode()))
+                message = {**message, "headers": headers + extra}
+            await send(message)
+
+        return wrapped
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    """A ``receive`` that gives the body already read, then defers to the server (disconnects)."""
+    sent = False
+
+    async def replay() -> Message:
+        nonlocal sent
+        if not sent:
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+        return await receive()
+
+    return replay
+
+
+class JSONErrorCORS(CORSMiddleware):
+    """Starlette's CORS allow-list, whose refused preflights use the API's JSON error shape."""
+
+    def preflight_response(self, request_headers: Headers) -> Response:
+        response = super().preflight_response(request_headers)
+        if response.status_code == 200:
+            return response
+        headers = {k: v for k, v in response.headers.items() if k.lower().startswith("access-control-")}
+        return JSONResponse({"error": {"code": "cors_refused", "message": "Origine, méthode ou en-tête non "
+                                       "autorisé pour cette API."}}, status_code=response.status_code,
+                            headers=headers)
