@@ -46,11 +46,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--write", action="store_true", help="record the threshold in service/calibration.json")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
-    from index import model as model_mod
-
     settings = Settings()
-    encoder = model_mod.SentenceTransformerEncoder(model_mod.resolve(settings.model, settings.model_cache),
-                                                   batch_size=settings.batch_size)
+    encoder = settings.load_encoder()
     scores: dict[str, tuple[list[float], list[float]]] = {}
     for name in args.set:
         eval_set = load_set(name)

@@ -83,7 +83,7 @@ def eval_index(eval_set: EvalSet, encoder: Encoder, config: IndexConfig, folder:
     unchanged inputs are reused)."""
     cache = {}
     try:
-        previous = store.load(folder, config, encoder.name, encoder.dims)
+        previous = store.load(folder, config, encoder.name, encoder.dims, runtime=encoder.runtime)
         if previous.manifest["corpus"]["hash"] == store.corpus_hash(eval_set.articles):
             return previous
         cache = store.vector_cache(previous)
@@ -149,11 +149,9 @@ def run_set(settings: Settings, set_name: str, sample: int | None = None, index_
     """Load the model once, build or reuse the set's index under ``var/eval/``, evaluate."""
     from eval.baselines import BM25Sentences, TutorialRAG
     from eval.sets import load_set
-    from index import model as model_mod
 
     eval_set = load_set(set_name, sample)
-    encoder = model_mod.SentenceTransformerEncoder(model_mod.resolve(settings.model, settings.model_cache),
-                                                   batch_size=settings.batch_size)
+    encoder = settings.load_encoder()
     work = settings.data_dir.parent / "eval"
     folder = index_dir or work / f"{eval_set.name}-{eval_set.corpus_key()}"
     index = eval_index(eval_set, encoder, settings.index_config(), folder, progress)

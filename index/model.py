@@ -238,3 +238,19 @@ def resolve(model: str, cache_dir: Path) -> str:
     if model == DEFAULT_MODEL:
         return str(fetch(Path(cache_dir) / DEFAULT_MODEL))
     return model
+
+
+RUNTIMES = ("torch", "onnx", "onnx-int8")
+
+
+def load_encoder(model_path: str, runtime: str = "torch", dims: int | None = None, batch_size: int = 16,
+                 threads: int = 0) -> Encoder:
+    """The encoder for a runtime setting: ``torch`` (sentence-transformers, fp32), ``onnx`` (ONNX
+    Runtime, fp32) or ``onnx-int8`` (ONNX Runtime, dynamic int8); ``dims`` truncates (Matryoshka)."""
+    if runtime == "torch":
+        return SentenceTransformerEncoder(model_path, dims=dims, batch_size=batch_size)
+    if runtime not in RUNTIMES:
+        raise ValueError(f"unknown runtime {runtime!r} (use {', '.join(RUNTIMES)})")
+    from index.onnx import OnnxEncoder  # onnxruntime is imported only when asked for
+
+    return OnnxEncoder(model_path, runtime, dims=dims, batch_size=batch_size, threads=threads)

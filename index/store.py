@@ -47,6 +47,8 @@ class IndexConfig:
     chunk_chars: int = 600
     chunk_overlap: int = 1
     index_type: str = "flat"  # "flat" (exact) or "hnsw" (approximate, for very large corpora)
+    runtime: str = "torch"  # "torch", "onnx" or "onnx-int8": int8 vectors differ from fp32 ones
+    dims: int | None = None  # Matryoshka truncation; None keeps the model's full size
 
 
 @dataclass
@@ -253,34 +255,38 @@ def read_manifest(folder: Path) -> dict[str, Any]:
 
 
 def check_compatible(manifest: dict[str, Any], config: IndexConfig, model_name: str | None = None,
-                     dims: int | None = None) -> None:
-    """Refuse an index built with another model, runtime or settings."""
+                     dims: int | None = None, runtime: str | None = None) -> None:
+    """Refuse an index built with another model, runtime or settings. ``runtime`` is the encoder's
+    exact runtime string (library version and precision), compared with the one that built the index."""
     problems = []
     if manifest.get("format") != FORMAT:
         problems.append(f"format {manifest.get('format')} != {FORMAT}")
     if manifest.get("units_version") != UNITS_VERSION:
         problems.append(f"sentence/chunk rules {manifest.get('units_version')} != {UNITS_VERSION}")
     built = manifest.get("settings", {})
+    defaults = asdict(IndexConfig(model=config.model))  # an index older than a setting was built with its default
     for key, want in asdict(config).items():
-        if built.get(key) != want:
-            problems.append(f"setting {key}: index has {built.get(key)!r}, configured {want!r}")
+        if (have := built.get(key, defaults[key])) != want:
+            problems.append(f"setting {key}: index has {have!r}, configured {want!r}")
     model = manifest.get("model", {})
     if model_name is not None and model.get("name") != model_name:
         problems.append(f"model: index has {model.get('name')!r}, configured {model_name!r}")
     if dims is not None and model.get("dims") != dims:
         problems.append(f"dims: index has {model.get('dims')}, encoder gives {dims}")
+    if runtime is not None and model.get("runtime") != runtime:
+        problems.append(f"runtime: index built with {model.get('runtime')!r}, encoder runs {runtime!r}")
     if problems:
         raise StoreError("the index was built differently: " + "; ".join(problems)
                           + " — run `sourcier build` to rebuild it")
 
 
 def load(folder: Path, config: IndexConfig | None = None, model_name: str | None = None,
-         dims: int | None = None, verify_files: bool = True) -> Index:
+         dims: int | None = None, verify_files: bool = True, runtime: str | None = None) -> Index:
     """Load and check an index folder: manifest compatibility, file hashes, counts."""
     folder = Path(folder)
     manifest = read_manifest(folder)
     if config is not None:
-        check_compatible(manifest, config, model_name, dims)
+        check_compatible(manifest, config, model_name, dims, runtime)
     for name in FILES:
         path = folder / name
         if not path.is_file():

@@ -41,7 +41,6 @@ def cmd_fetch_model(args: argparse.Namespace) -> int:
 def cmd_build(args: argparse.Namespace) -> int:
     """Build (or refresh) the index; unchanged inputs reuse their vectors; an up-to-date index is kept."""
     from corpus.load import load
-    from index import model as model_mod
     from index import store
 
     settings = _settings(args)
@@ -58,9 +57,10 @@ def cmd_build(args: argparse.Namespace) -> int:
         previous = store.load(settings.index_dir, config)
     except store.StoreError as exc:
         log.info("no reusable index (%s): building from scratch", exc)
-    encoder = model_mod.SentenceTransformerEncoder(model_mod.resolve(settings.model, settings.model_cache),
-                                                   batch_size=settings.batch_size)
-    cache = store.vector_cache(previous) if previous is not None and previous.manifest["model"]["dims"] == encoder.dims else {}
+    encoder = settings.load_encoder()
+    same_vectors = previous is not None and previous.manifest["model"]["dims"] == encoder.dims \
+        and previous.manifest["model"]["runtime"] == encoder.runtime
+    cache = store.vector_cache(previous) if same_vectors else {}
     index = store.build(articles, encoder, config, cache=cache, progress=not args.quiet)
     store.save(index, settings.index_dir)
     corpus, build = index.manifest["corpus"], index.manifest["build"]

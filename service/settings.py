@@ -10,6 +10,7 @@ from pathlib import Path
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from index.model import Encoder
 from index.store import IndexConfig
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -38,6 +39,12 @@ class Settings(BaseSettings):
     chunk_chars: int = Field(600, ge=100, le=5000, description="Longest chunk (passage) in characters.")
     chunk_overlap: int = Field(1, ge=0, le=5, description="Sentences shared by consecutive chunks.")
     index_type: str = Field("flat", pattern="^(flat|hnsw)$", description="FAISS index: flat (exact) or hnsw.")
+    runtime: str = Field("torch", pattern="^(torch|onnx|onnx-int8)$", description="Encoder runtime: torch "
+                         "(sentence-transformers, fp32), onnx (ONNX Runtime, fp32) or onnx-int8 (dynamic int8); "
+                         "an index is only used with the runtime that built it.")
+    dims: int | None = Field(None, ge=32, description="Keep the first DIMS dimensions of every vector "
+                             "(Matryoshka, e.g. 256 for a 3x smaller index); unset: the model's full size.")
+    threads: int = Field(0, ge=0, description="ONNX Runtime threads per encoder call; 0: one per core.")
     threshold: float | None = Field(None, description="Abstain below this answer score; default: the value "
                                     "calibrated for the model in service/calibration.json.")
     sentence_weight: float = Field(0.7, ge=0, le=1, description="Weight of the sentence's own similarity "
@@ -78,7 +85,14 @@ class Settings(BaseSettings):
 
     def index_config(self) -> IndexConfig:
         return IndexConfig(model=self.model, chunk_chars=self.chunk_chars, chunk_overlap=self.chunk_overlap,
-                           index_type=self.index_type)
+                           index_type=self.index_type, runtime=self.runtime, dims=self.dims)
+
+    def load_encoder(self) -> Encoder:
+        """The encoder these settings describe (model, runtime, dims), the model fetched and verified first."""
+        from index import model
+
+        return model.load_encoder(model.resolve(self.model, self.model_cache), self.runtime, self.dims,
+                                  self.batch_size, self.threads)
 
     def answer_threshold(self) -> float:
         if self.threshold is not None:

@@ -1,0 +1,258 @@
+"""EmbeddingGemma through ONNX Runtime: our own export, cached next to the model, checked against torch.
+
+Why: the torch forward pass on one question is most of an answer's cost; ONNX Runtime runs the same
+graph faster, and its dynamic int8 quantisation (VNNI on this CPU) faster still. We export with
+``torch.onnx`` (no optimum, no ``sentence-transformers[onnx]``, whose pins conflict with ours): the
+transformer, mean pooling, the two Dense layers and the L2 normalisation become one graph from
+``input_ids``/``attention_mask`` to the sentence embedding. int8 is ``quantize_dynamic`` of that file.
+
+The export lives in ``<model folder>-onnx/`` (outside git) with ``export.json``: the recipe version,
+the source model's hashes, the library versions, each file's SHA-256, and the cosine of the exported
+vectors to torch's on fixed probe texts. A file whose stamp does not match what this code would
+produce (other model, recipe or versions) or whose hash changed is regenerated; an export whose
+vectors drift from torch (fp32 cosine < 0.999) is refused. The service itself needs neither torch
+nor sentence-transformers on this path: only ``onnxruntime`` and ``tokenizers``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+from importlib.metadata import version
+from pathlib import Path
+
+import numpy as np
+
+from index.model import EXPECTED_SHA256, ModelError, ModelInfo, sha256_file, verify
+
+log = logging.getLogger(__name__)
+
+RECIPE = 1  # bump when the export or quantisation changes: cached files are then regenerated
+PRECISIONS = {"onnx": "fp32", "onnx-int8": "int8"}
+FILES = {"fp32": ["model.onnx", "model.onnx.data"], "int8": ["model-int8.onnx"]}
+STAMP = "export.json"
+MIN_COSINE = {"fp32": 0.999, "int8": 0.80}
+MAX_TOKENS = 2048
+PROBES = [
+    "task: search result | query: Quel nerf innerve le mollet ?",
+    "task: search result | query: Pourquoi mon mollet se contracte-t-il la nuit ?",
+    "title: Contractions du mollet | text: Le nerf S1, au niveau du sacrum, devient le nerf tibial de la jambe.",
+    "title: none | text: L’été, « déjà » : 42,5 % des œuvres… d’après M. Dupont.",
+]
+
+
+def export_dir(model_path: Path) -> Path:
+    """Where the ONNX files of the model at ``model_path`` are kept (beside it, outside git)."""
+    model_path = Path(model_path)
+    return model_path.parent / f"{model_path.name}-onnx"
+
+
+def _versions() -> dict[str, str]:
+    return {name: version(name) for name in ("torch", "onnxscript", "onnx", "onnxruntime")}
+
+
+def _source_hashes(model_path: Path) -> dict[str, str]:
+    try:
+        return verify(model_path)
+    except ModelError:
+        return {name: sha256_file(model_path / name) for name in EXPECTED_SHA256 if (model_path / name).is_file()}
+
+
+def _read_stamp(folder: Path) -> dict:
+    try:
+        return json.loads((folder / STAMP).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+
+
+def _stamp_is_current(stamp: dict, precision: str, source: dict[str, str], folder: Path) -> bool:
+    """The stamp describes what this code would produce now, and the files are the ones it hashed."""
+    entry = stamp.get(precision) or {}
+    if entry.get("recipe") != RECIPE or entry.get("source") != source or entry.get("versions") != _versions():
+        return False
+    for name in FILES[precision]:
+        path = folder / name
+        want = entry.get("files", {}).get(name)
+        if not path.is_file() or want is None:
+            return False
+        stat = path.stat()
+        if want["stat"] != [stat.st_size, stat.st_mtime_ns] and sha256_file(path) != want["sha256"]:
+            return False
+    return True
+
+
+def ensure_export(model_path: Path, precision: str = "fp32") -> Path:
+    """The checked ONNX file of ``model_path`` at ``precision`` (fp32 or int8), made if missing or stale."""
+    model_path = Path(model_path)
+    folder = export_dir(model_path)
+    source = _source_hashes(model_path)
+    if _stamp_is_current(_read_stamp(folder), precision, source, folder):
+        return folder / FILES[precision][0]
+    if precision == "int8":
+        ensure_export(model_path, "fp32")
+    log.warning("exporting %s to ONNX (%s); this takes a few minutes once", model_path.name, precision)
+    folder.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=folder, prefix=".export-") as tmp:
+        tmp_path = Path(tmp)
+        if precision == "fp32":
+            _export_fp32(model_path, tmp_path / "model.onnx")
+        else:
+            _quantize(folder / "model.onnx", tmp_path / "model-int8.onnx")
+        cosine = _probe_cosine(model_path, tmp_path / FILES[precision][0])
+        if cosine < MIN_COSINE[precision]:
+            raise ModelError(f"the ONNX {precision} export of {model_path} gives vectors too far from torch "
+                             f"(cosine {cosine:.4f} < {MIN_COSINE[precision]}): use SOURCIER_RUNTIME=torch")
+        for name in FILES[precision]:
+            os.replace(tmp_path / name, folder / name)
+    files = {}
+    for name in FILES[precision]:
+        stat = (folder / name).stat()
+        files[name] = {"sha256": sha256_file(folder / name), "stat": [stat.st_size, stat.st_mtime_ns]}
+    stamp = _read_stamp(folder)
+    stamp[precision] = {"recipe": RECIPE, "source": source, "versions": _versions(), "files": files,
+                        "probe_min_cosine_to_torch": round(cosine, 5)}
+    (folder / STAMP).write_text(json.dumps(stamp, indent=1) + "\n", encoding="utf-8")
+    log.info("ONNX %s export ready in %s (probe cosine to torch %.4f)", precision, folder, cosine)
+    return folder / FILES[precision][0]
+
+
+def _torch_model(model_path: Path):  # noqa: ANN202 - torch types stay out of this module's signatures
+    """The sentence-transformers model as one torch module: ids and mask → normalised embedding."""
+    import torch
+    from sentence_transformers import SentenceTransformer
+
+    st = SentenceTransformer(str(model_path), device="cpu")
+    modules = list(st)
+    pooling, heads = modules[1], modules[2:]
+    kinds = [type(m).__name__ for m in heads]  # by name: the classes moved between sentence-transformers versions
+    if type(pooling).__name__ != "Pooling" or pooling.pooling_mode != "mean" or not pooling.include_prompt:
+        raise ModelError(f"{model_path}: the ONNX export supports mean pooling over all tokens only; "
+                         "use SOURCIER_RUNTIME=torch")
+    dense = [m for m, kind in zip(heads, kinds) if kind == "Dense"]
+    if set(kinds) - {"Dense", "Normalize"}:
+        raise ModelError(f"{model_path}: unsupported module after pooling; use SOURCIER_RUNTIME=torch")
+
+    class Embedder(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.body = modules[0].auto_model
+            self.dense = torch.nn.ModuleList(dense)
+
+        def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+            hidden = self.body(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+            mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
+            vector = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+            for layer in self.dense:
+                vector = layer.activation_function(layer.linear(vector))
+            return torch.nn.functional.normalize(vector, dim=-1)
+
+    return Embedder().eval()
+
+
+def _export_fp32(model_path: Path, target: Path) -> None:
+    import torch
+
+    embedder = _torch_model(model_path)
+    tokenizer = _tokenizer(model_path)
+    ids, mask = _batch(tokenizer, PROBES[:2])
+    dynamic = {"input_ids": {0: "batch", 1: "sequence"}, "attention_mask": {0: "batch", 1: "sequence"}}
+    with torch.no_grad():
+        torch.onnx.export(embedder, (torch.from_numpy(ids), torch.from_numpy(mask)), str(target),
+                          input_names=["input_ids", "attention_mask"], output_names=["sentence_embedding"],
+                          dynamic_shapes=dynamic, dynamo=True, opset_version=18, external_data=True)
+
+
+def _quantize(source: Path, target: Path) -> None:
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+
+    quantize_dynamic(str(source), str(target), weight_type=QuantType.QInt8, op_types_to_quantize=["MatMul"])
+
+
+def _probe_cosine(model_path: Path, onnx_file: Path) -> float:
+    """Smallest cosine between torch's and the ONNX file's vectors on the probe texts (padded batch)."""
+    from sentence_transformers import SentenceTransformer
+
+    st = SentenceTransformer(str(model_path), device="cpu")
+    reference = st.encode(PROBES, prompt="", normalize_embeddings=True, convert_to_numpy=True)
+    session = _session(onnx_file, threads=0)
+    ids, mask = _batch(_tokenizer(model_path), PROBES)
+    got = session.run(None, {"input_ids": ids, "attention_mask": mask})[0]
+    return float((reference * got).sum(axis=1).min())
+
+
+def _tokenizer(model_path: Path):  # noqa: ANN202
+    from tokenizers import Tokenizer
+
+    tokenizer = Tokenizer.from_file(str(Path(model_path) / "tokenizer.json"))
+    tokenizer.enable_truncation(MAX_TOKENS)
+    tokenizer.enable_padding(pad_id=tokenizer.token_to_id("<pad>") or 0, pad_token="<pad>")  # right padding
+    return tokenizer
+
+
+def _batch(tokenizer, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:  # noqa: ANN001
+    encodings = tokenizer.encode_batch(texts)
+    ids = np.array([e.ids for e in encodings], dtype=np.int64)
+    mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
+    return ids, mask
+
+
+def _session(onnx_file: Path, threads: int):  # noqa: ANN202
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.intra_op_num_threads = threads  # 0: one per core
+    return ort.InferenceSession(str(onnx_file), options, providers=["CPUExecutionProvider"])
+
+
+class OnnxEncoder:
+    """The same encoder contract as SentenceTransformerEncoder, run by ONNX Runtime.
+
+    ``runtime`` is ``onnx`` (fp32) or ``onnx-int8``; int8 vectors differ from fp32 ones (cosine
+    ~0.93 on passages), so an index is only searched with queries of the runtime that built it.
+    """
+
+    def __init__(self, model_path: str, runtime: str = "onnx", dims: int | None = None, batch_size: int = 16,
+                 threads: int = 0) -> None:
+        if runtime not in PRECISIONS:
+            raise ValueError(f"unknown ONNX runtime {runtime!r} (use {', '.join(PRECISIONS)})")
+        self.path = Path(model_path)
+        if not self.path.is_dir():
+            raise ModelError(f"the ONNX runtime needs a local model folder, not {model_path!r}")
+        precision = PRECISIONS[runtime]
+        self.session = _session(ensure_export(self.path, precision), threads)
+        self.tokenizer = _tokenizer(self.path)
+        config = json.loads((self.path / "config_sentence_transformers.json").read_text(encoding="utf-8"))
+        self.prompts: dict[str, str] = config.get("prompts") or {}
+        full = int(self.session.get_outputs()[0].shape[-1])
+        self.dims = min(dims, full) if dims else full
+        self.batch_size = batch_size
+        self.name = self.path.name
+        self.runtime = f"onnxruntime-{version('onnxruntime')}-{precision}"
+
+    def _encode(self, texts: list[str], progress: bool = False) -> np.ndarray:
+        """Vectors in input order; batches of similar lengths keep padding (wasted work) small."""
+        from tqdm import tqdm
+
+        out = np.zeros((len(texts), self.dims), dtype=np.float32)
+        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+        starts = range(0, len(order), self.batch_size)
+        for begin in tqdm(starts, desc="embedding", unit="batch", disable=not progress or len(starts) < 2):
+            chosen = order[begin:begin + self.batch_size]
+            ids, mask = _batch(self.tokenizer, [texts[i] for i in chosen])
+            vectors = self.session.run(None, {"input_ids": ids, "attention_mask": mask})[0][:, :self.dims]
+            out[chosen] = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+        return out
+
+    def encode_queries(self, texts: list[str]) -> np.ndarray:
+        return self._encode([self.prompts.get("query", "") + text for text in texts])
+
+    def encode_documents(self, texts: list[str], titles: list[str], progress: bool = False) -> np.ndarray:
+        if "document" in self.prompts:
+            texts = [f"title: {title or 'none'} | text: {text}" for text, title in zip(texts, titles)]
+        return self._encode(list(texts), progress)
+
+    def info(self) -> ModelInfo:
+        return ModelInfo(self.name, str(self.path.resolve()), _source_hashes(self.path), self.runtime, self.dims)
