@@ -1,0 +1,91 @@
+"""The ONNX runtimes against torch on the real model: same vectors (fp32), close ones (int8),
+Matryoshka truncation, and verbatim answers from an index built and searched with int8."""
+
+import json
+
+import numpy as np
+import pytest
+
+from corpus.chunk import chunks, sentences
+from corpus.load import load
+from index import model as model_mod
+from index import onnx as onnx_mod
+from index import store
+from index.store import StoreError
+from service.answer import Answerer
+from service.settings import Settings
+from tests.conftest import SEED
+
+pytestmark = pytest.mark.slow
+
+QUESTIONS = [json.loads(line)["question"] for line in (SEED.parents[2] / "eval" / "sets" / "seed.jsonl")
+             .read_text(encoding="utf-8").splitlines()[:24]]
+
+
+@pytest.fixture(scope="module")
+def model_path() -> str:
+    settings = Settings()
+    return model_mod.resolve(settings.model, settings.model_cache)
+
+
+@pytest.fixture(scope="module")
+def passages() -> tuple[list[str], list[str]]:
+    """The seed article's chunks, as the index embeds them."""
+    article = load([SEED])[0]
+    texts = [store.chunk_input(article, c) for c in chunks(article, sentences(article), 600, 1)]
+    return texts, [article.title] * len(texts)
+
+
+@pytest.fixture(scope="module")
+def torch_vectors(model_path, passages):
+    encoder = model_mod.load_encoder(model_path, "torch")
+    return encoder.encode_queries(QUESTIONS), encoder.encode_documents(*passages)
+
+
+def _cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return (a * b).sum(axis=1) / np.linalg.norm(a, axis=1) / np.linalg.norm(b, axis=1)
+
+
+def test_onnx_fp32_gives_torch_vectors(model_path, passages, torch_vectors):
+    encoder = model_mod.load_encoder(model_path, "onnx")
+    assert encoder.runtime.startswith("onnxruntime-") and encoder.runtime.endswith("-fp32")
+    queries, documents = encoder.encode_queries(QUESTIONS), encoder.encode_documents(*passages)
+    assert _cosines(queries, torch_vectors[0]).min() >= 0.999
+    assert _cosines(documents, torch_vectors[1]).min() >= 0.99
+    stamp = json.loads((onnx_mod.export_dir(model_path) / onnx_mod.STAMP).read_text())
+    assert stamp["fp32"]["probe_min_cosine_to_torch"] >= 0.999
+
+
+def test_onnx_int8_is_close_to_torch_but_not_the_same_runtime(model_path, passages, torch_vectors):
+    encoder = model_mod.load_encoder(model_path, "onnx-int8")
+    assert encoder.runtime.endswith("-int8")
+    queries, documents = encoder.encode_queries(QUESTIONS), encoder.encode_documents(*passages)
+    for got, want in ((queries, torch_vectors[0]), (documents, torch_vectors[1])):
+        cosines = _cosines(got, want)
+        assert cosines.min() >= 0.8 and np.median(cosines) >= 0.9
+        assert cosines.max() < 0.9999  # quantised: close, not equal, hence its own runtime in the manifest
+
+
+def test_matryoshka_dims_truncate_and_renormalise_like_torch(model_path, passages):
+    onnx_256 = model_mod.load_encoder(model_path, "onnx", dims=256).encode_documents(*passages)
+    torch_256 = model_mod.load_encoder(model_path, "torch", dims=256).encode_documents(*passages)
+    assert onnx_256.shape == (len(passages[0]), 256)
+    assert np.allclose(np.linalg.norm(onnx_256, axis=1), 1, atol=1e-5)
+    assert _cosines(onnx_256, torch_256).min() >= 0.99
+
+
+def test_int8_index_answers_verbatim_and_refuses_torch_queries(model_path, tmp_path):
+    settings = Settings(runtime="onnx-int8", index_dir=tmp_path / "index")
+    encoder = settings.load_encoder()
+    index = store.build(load([SEED]), encoder, settings.index_config())
+    store.save(index, settings.index_dir)
+    assert index.manifest["model"]["runtime"] == encoder.runtime
+    result = Answerer.from_settings(index, encoder, settings).answer("Quel nerf innerve le mollet ?")
+    assert result.answered and "nerf tibial" in result.answer.text
+    citation = result.answer.citation
+    assert index.articles[citation.doc_id].text[citation.start:citation.end] == result.answer.text
+    with pytest.raises(StoreError, match="runtime"):
+        store.load(settings.index_dir, Settings(runtime="torch").index_config())
+    torch_runtime = model_mod.load_encoder(model_path, "torch").runtime
+    with pytest.raises(StoreError, match="runtime: index built with"):
+        store.load(settings.index_dir, settings.index_config(), runtime=torch_runtime)
