@@ -167,9 +167,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     settings = _settings(args)
     host = args.host or settings.host
     port = args.port or settings.port
-    answerer = load_answerer(settings)  # before listening: a broken index stops here, saying what to run
-    uvicorn.run(create_app(settings, loader=lambda _: answerer), host=host, port=port, server_header=False,
-                log_level="info")
+    preloaded = [load_answerer(settings)]  # before listening: a broken index stops here, saying what to run
+    # pop: once served, the first index is only held by app.state, so a hot reload can free it
+    uvicorn.run(create_app(settings, loader=lambda _: preloaded.pop()), host=host, port=port,
+                server_header=False, log_level="info")
     return 0
 
 

@@ -129,7 +129,8 @@ class Guard:
             self.inflight -= 1
 
     async def _read_body(self, scope: Scope, receive: Receive, send: Send) -> bytes | None:
-        """The whole body, or None after answering 413 when it is (or announces to be) too large."""
+        """The whole body; None when the client left, or after answering 413 to a body that is (or
+        announces to be) too large."""
         declared = Headers(scope=scope).get("content-length", "")
         if declared.isdigit() and int(declared) > self.max_body_bytes:
             await self._too_large(send)
@@ -138,7 +139,7 @@ class Guard:
         while True:
             message = await receive()
             if message["type"] != "http.request":  # the client went away
-                return b""
+                return None
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > self.max_body_bytes:

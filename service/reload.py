@@ -54,19 +54,18 @@ def load_stable(settings: Settings, answerer: Answerer, attempts: int = LOAD_ATT
     missing or changes during the load (its manifest before and after must be the one loaded)."""
     folder = settings.index_dir
     encoder = answerer.encoder
-    problem: StoreError | None = None
+    problem = StoreError(f"no index could be loaded from {folder}")
     for attempt in range(attempts):
         if attempt:
             time.sleep(pause)
         try:
             before = store.read_manifest(folder)
-            index = store.load(folder, settings.index_config(), encoder.name, encoder.dims)
+            index = store.load(folder, settings.index_config(), encoder.name, encoder.dims, runtime=encoder.runtime)
             if store.read_manifest(folder) == before == index.manifest:
                 return index
             problem = StoreError(f"the index at {folder} changed while it was loaded")
         except StoreError as exc:
             problem = exc
-    assert problem is not None
     raise problem
 
 
@@ -101,12 +100,13 @@ class IndexReloader:
         old = self.version
         try:
             index = load_stable(self.settings, self.state.answerer)
+            fresh = with_index(self.state.answerer, index, self.settings)
         except Exception as exc:  # noqa: BLE001 - any failure must leave the old index serving
             log.error("index reload failed, still serving %s: %s", old, exc)
             return ReloadResult(False, old, str(exc))
         if index.version == old:
             return ReloadResult(False, old, "up to date")
-        self.state.answerer = with_index(self.state.answerer, index, self.settings)
+        self.state.answerer = fresh  # one assignment: a request sees the old Answerer or the new one
         log.warning("index reloaded: %s -> %s (%d articles)", old, index.version, len(index.articles))
         return ReloadResult(True, index.version, f"{old} -> {index.version}")
 

@@ -52,9 +52,9 @@ class Service:
         return httpx.get(f"{self.url}/api/articles/{doc_id}", timeout=10).json()["text"]
 
 
-def free_ports(count: int) -> list[int]:
+def free_ports(count: int, ports: range = PORTS) -> list[int]:
     found = []
-    for port in PORTS:
+    for port in ports:
         with socket.socket() as probe:
             try:
                 probe.bind(("127.0.0.1", port))
@@ -63,7 +63,7 @@ def free_ports(count: int) -> list[int]:
         found.append(port)
         if len(found) == count:
             return found
-    raise RuntimeError(f"fewer than {count} free loopback ports in {PORTS}")
+    raise RuntimeError(f"fewer than {count} free loopback ports in {ports}")
 
 
 def serve_page(port: int, html: str) -> ThreadingHTTPServer:

@@ -260,7 +260,9 @@ def test_stale_responses_are_dropped_and_the_loading_hint_waits(page: Page, serv
 
     box.fill("tendon dachile")
     expect(page.locator("[role=listbox]")).to_have_attribute("data-question", "tendon dachile")
-    page.wait_for_function("window.__slow.doneAt !== undefined")
+    deadline = time.monotonic() + 30  # polled: the page's CSP forbids the eval wait_for_function relies on
+    while page.evaluate("window.__slow.doneAt === undefined") and time.monotonic() < deadline:
+        page.wait_for_timeout(50)
     page.wait_for_timeout(300)
     expect(page.locator("[role=listbox]")).to_have_attribute("data-question", "tendon dachile")
     expect(page.locator("mark")).to_contain_text("tendon d’Achille")

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -23,6 +23,7 @@ from index import store
 from service.answer import Answerer
 from service.api import create_app
 from service.settings import Settings
+from tests.browser.conftest import free_ports
 from tests.conftest import FIXTURES, ROOT, SEED, FakeEncoder
 
 PORTS = range(8200, 8250)
@@ -65,15 +66,31 @@ def corpus_index() -> store.Index:
     return store.build(load([SEED, FIXTURES]), FakeEncoder(), store.IndexConfig(model=FakeEncoder.name))
 
 
-def free_port() -> int:
-    for port in PORTS:
-        with socket.socket() as probe:
-            try:
-                probe.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-        return port
-    raise RuntimeError(f"no free loopback port in {PORTS}")
+def damage(folder: Path, how: str) -> None:
+    """Break a saved index folder in one of the ways an operator may meet."""
+    faiss_file = folder / "sentences.faiss"
+    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    if how == "truncated":
+        faiss_file.write_bytes(faiss_file.read_bytes()[:64])
+    elif how == "tampered":
+        data = bytearray(faiss_file.read_bytes())
+        data[len(data) // 2] ^= 0x01
+        faiss_file.write_bytes(bytes(data))
+    elif how == "tampered-text":
+        path = folder / "articles.jsonl"
+        path.write_text(path.read_text(encoding="utf-8").replace("mollet", "genou", 1), encoding="utf-8")
+    elif how == "missing":
+        (folder / "chunks.jsonl").unlink()
+    elif how == "other-model":
+        manifest["settings"]["model"] = manifest["model"]["name"] = "google/embeddinggemma-300m"
+    elif how == "other-settings":
+        manifest["settings"]["chunk_chars"] = 300
+    elif how == "unreadable-manifest":
+        (folder / "manifest.json").write_text("{pas du json", encoding="utf-8")
+    elif how == "no-index":
+        shutil.rmtree(folder)
+    if how in ("other-model", "other-settings"):
+        (folder / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
 
 
 def rss_mb(pid: int) -> float:
@@ -137,7 +154,7 @@ class Server:
 def start_server(folder: Path, fake: bool = True, startup: float = 60, **settings: str) -> Server:
     """``sourcier serve`` (or its fake-encoder twin) on a free loopback port, once /api/health answers."""
     folder.mkdir(parents=True, exist_ok=True)
-    port = free_port()
+    (port,) = free_ports(1, PORTS)
     env = process_env(folder, fake, **settings)
     url = f"http://127.0.0.1:{port}"
     log_path = folder / f"serve-{port}.log"

@@ -9,7 +9,7 @@ import json
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
@@ -80,7 +80,10 @@ async def _run(url: str, seconds: float, concurrency: int, max_requests: int, ch
     questions = itertools.cycle(QUESTIONS)
     deadline = time.monotonic() + seconds
     budget = [max_requests]
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    # Idle connections are dropped before the server's 5 s keep-alive timeout, as a proxy in front of it
+    # should: else a request may be sent on a connection the server is closing at that instant.
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency,
+                          keepalive_expiry=2.0)
     async with httpx.AsyncClient(limits=limits) as client:
         await asyncio.gather(*(_worker(client, url, questions, deadline, budget, report, check, timeout)
                                for _ in range(concurrency)))
@@ -93,3 +96,20 @@ def run_load(url: str, seconds: float, concurrency: int, max_requests: int = 200
     assert url.startswith("http://127.0.0.1:"), "load tests target loopback only"
     with ThreadPoolExecutor(1) as pool:  # its own event loop, even when Playwright's runs in this thread
         return pool.submit(asyncio.run, _run(url, seconds, concurrency, max_requests, check, timeout)).result()
+
+
+def verbatim_check(indexes: dict) -> Check:
+    """A check for run_load: the body comes from one of ``indexes`` (version -> Index), verbatim."""
+    def check(body: dict) -> str | None:
+        index = indexes.get(body["index_version"])
+        if index is None:
+            return f"unknown index version {body['index_version']}"
+        for answer in ([body["answer"]] if body["answer"] else []) + body["alternatives"]:
+            c = answer["citation"]
+            if index.articles[c["doc_id"]].text[c["start"]:c["end"]] != answer["text"]:
+                return f"not verbatim in {body['index_version']}: {answer['text'][:60]}"
+        for p in body["passages"]:
+            if index.articles[p["doc_id"]].text[p["start"]:p["end"]] != p["text"]:
+                return f"passage not verbatim in {body['index_version']}"
+        return None
+    return check

@@ -4,10 +4,8 @@ bad one leaves the old index serving."""
 
 from __future__ import annotations
 
-import json
 import logging
 import os
-import shutil
 import threading
 import time
 
@@ -22,37 +20,11 @@ from service.api import create_app
 from service.reload import IndexReloader, load_stable
 from service.settings import Settings
 from tests.conftest import FIXTURES, SEED, FakeEncoder
-from tests.reliability.conftest import process_env, run_cli
+from tests.reliability.conftest import damage, process_env, run_cli
 
 pytestmark = pytest.mark.reliability
 
 CONFIG = store.IndexConfig(model=FakeEncoder.name)
-
-
-def damage(folder, how: str) -> None:
-    faiss_file = folder / "sentences.faiss"
-    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
-    if how == "truncated":
-        faiss_file.write_bytes(faiss_file.read_bytes()[:64])
-    elif how == "tampered":
-        data = bytearray(faiss_file.read_bytes())
-        data[len(data) // 2] ^= 0x01
-        faiss_file.write_bytes(bytes(data))
-    elif how == "tampered-text":
-        path = folder / "articles.jsonl"
-        path.write_text(path.read_text(encoding="utf-8").replace("mollet", "genou", 1), encoding="utf-8")
-    elif how == "missing":
-        (folder / "chunks.jsonl").unlink()
-    elif how == "other-model":
-        manifest["settings"]["model"] = manifest["model"]["name"] = "google/embeddinggemma-300m"
-    elif how == "other-settings":
-        manifest["settings"]["chunk_chars"] = 300
-    elif how == "unreadable-manifest":
-        (folder / "manifest.json").write_text("{pas du json", encoding="utf-8")
-    elif how == "no-index":
-        shutil.rmtree(folder)
-    if how in ("other-model", "other-settings"):
-        (folder / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
 
 
 FAULTS = {"truncated": "does not match its hash", "tampered": "does not match its hash",

@@ -13,10 +13,8 @@ import pytest
 
 from index import store
 from tests.conftest import FIXTURES, SEED
-from tests.reliability.conftest import ARTIFACTS, process_env, rss_mb, run_cli
-from tests.reliability.load import run_load
-from tests.reliability.test_index_faults import damage
-from tests.reliability.test_serve import verbatim_check
+from tests.reliability.conftest import ARTIFACTS, damage, process_env, rss_mb, run_cli
+from tests.reliability.load import run_load, verbatim_check
 
 pytestmark = [pytest.mark.reliability, pytest.mark.slow]
 

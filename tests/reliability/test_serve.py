@@ -18,30 +18,13 @@ from corpus.load import load
 from index import store
 from tests.conftest import FIXTURES, SEED, FakeEncoder
 from tests.reliability.conftest import ARTIFACTS, assert_error_shape, rss_mb, run_cli
-from tests.reliability.load import run_load
+from tests.reliability.load import run_load, verbatim_check
 
 pytestmark = [pytest.mark.reliability, pytest.mark.slow]
 
 LOAD_SECONDS = float(os.environ.get("SOURCIER_LOAD_SECONDS", "90"))
 MEMORY_GROWTH_MB = 40  # stated bound: RSS after the load test may exceed RSS after warm-up by this much
 OPEN = {"rate_limit": "0", "max_inflight": "64"}  # one loopback client plays many readers here
-
-
-def verbatim_check(indexes: dict[str, store.Index]):
-    """A check for run_load: the body comes from one of ``indexes`` (by version), verbatim."""
-    def check(body: dict) -> str | None:
-        index = indexes.get(body["index_version"])
-        if index is None:
-            return f"unknown index version {body['index_version']}"
-        for answer in ([body["answer"]] if body["answer"] else []) + body["alternatives"]:
-            c = answer["citation"]
-            if index.articles[c["doc_id"]].text[c["start"]:c["end"]] != answer["text"]:
-                return f"not verbatim in {body['index_version']}: {answer['text'][:60]}"
-        for p in body["passages"]:
-            if index.articles[p["doc_id"]].text[p["start"]:p["end"]] != p["text"]:
-                return f"passage not verbatim in {body['index_version']}"
-        return None
-    return check
 
 
 def fake_index(paths) -> store.Index:
