@@ -307,9 +307,12 @@ def period(since: str | None, until: str | None, days: int = 30) -> tuple[float,
 
 def _day(text: str) -> float:
     try:
-        return datetime.combine(date.fromisoformat(text), datetime.min.time(), timezone.utc).timestamp()
+        day = date.fromisoformat(text)
     except ValueError as exc:
         raise CoverageError(f"Date invalide : {text!r} (format attendu : 2025-01-31).") from exc
+    if not 1970 <= day.year <= 9998:  # a period around it must still be a date Python can print
+        raise CoverageError(f"Date hors limites : {text!r} (années 1970 à 9998).")
+    return datetime.combine(day, datetime.min.time(), timezone.utc).timestamp()
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,11 @@ valid answer or the documented error shape; never a 500; the app keeps answering
 
 from __future__ import annotations
 
+import atexit
 import json
+import shutil
+import tempfile
+from pathlib import Path
 
 import hypothesis.strategies as st
 import pytest
@@ -25,7 +29,9 @@ pytestmark = pytest.mark.reliability
 
 TOKEN = "jeton-fuzz-0123456789abcdef"
 INDEX = store.build(load([SEED, FIXTURES]), FakeEncoder(), store.IndexConfig(model=FakeEncoder.name))
-APP = create_app(Settings(editor_token=TOKEN, query_log=True, rate_limit=0),
+SCRATCH = Path(tempfile.mkdtemp(prefix="sourcier-fuzz-"))  # built at import: the per-test data folder is not set yet
+atexit.register(shutil.rmtree, SCRATCH, True)
+APP = create_app(Settings(editor_token=TOKEN, query_log=True, rate_limit=0, data_dir=SCRATCH, index_dir=SCRATCH),
                  loader=lambda _: Answerer(INDEX, FakeEncoder(), threshold=0.3, base_url="http://test"))
 SCHEMA = schemathesis.openapi.from_asgi("/openapi.json", APP)
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck), database=None)
@@ -101,3 +107,15 @@ def test_named_bad_inputs(body, status):
         assert response.status_code in (status if isinstance(status, set) else {status}), response.text[:300]
         check_response(response)
         assert client.post("/api/ask", json={"question": "nerf tibial"}).status_code == 200  # still up
+
+
+@pytest.mark.parametrize("params", [{"until": "9999-12-31"}, {"until": "0001-01-01"}, {"since": "0001-01-01"},
+                                    {"since": "9999-12-31"}, {"since": "2025-02-30"}, {"until": "1970-01-01"}])
+def test_extreme_report_periods_are_refused_not_crashed(params):
+    """Found by the fuzzing above: a period reaching past year 9999 or before year 1 was a 500."""
+    with fake_app_client(INDEX, editor_token=TOKEN) as client:
+        for path in ("/api/editor/coverage", "/editor/coverage"):
+            response = client.get(path, params=params, headers={"Authorization": f"Bearer {TOKEN}"})
+            assert response.status_code in (200, 422), response.text[:300]
+            if response.status_code == 422:
+                assert assert_error_shape(response)["code"] == "invalid_period"
