@@ -8,7 +8,7 @@ export HF_HUB_OFFLINE := 1
 export OPENBLAS_NUM_THREADS := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: setup model index serve test test-fast eval clean
+.PHONY: setup model index serve test test-fast eval bench clean
 
 # torch==2.13.0 first: it is the CPU build on this machine's disk; installed later by
 # sentence-transformers' requirements pip would pull a multi-GB CUDA build instead.
@@ -40,6 +40,11 @@ test-fast: setup
 eval: model
 	$(BIN)/sourcier eval --set seed --check --quiet --json artifacts/eval/seed.json --html artifacts/eval/seed.html
 	$(BIN)/sourcier eval --set piaf-ci --check --quiet --json artifacts/eval/piaf-ci.json --html artifacts/eval/piaf-ci.html
+
+# Speed benchmarks (not run by CI; ~1 hour on 2 cores): bench/results/*.json and bench/results/README.md.
+# BENCH_ARGS, e.g. --only query,http or --runtime onnx: see python -m bench.run --help.
+bench: model
+	$(BIN)/python -m bench.run $(BENCH_ARGS)
 
 clean:
 	rm -rf var/index

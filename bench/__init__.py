@@ -1,0 +1,1 @@
+"""Speed benchmarks (``make bench``): not unit tests; they time the real model on this machine."""

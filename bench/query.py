@@ -1,0 +1,107 @@
+"""Benchmarks 1 and 2: the floor (one question through the encoder) and ``answer()`` in process.
+
+Every system answers the same question back to back before the next question, so a change of
+machine load hits all of them alike, and ratios are taken within the run. The tutorial baseline is
+what a reader of the sentence-transformers docs would run: ``SentenceTransformer(model).encode_query``
+in torch fp32. Inside ``answer()`` the encoder call is timed separately, so the overhead of the
+rest (search, sentence scoring, citations) is measured, not inferred.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from bench.build import index_folder
+from bench.common import Timing, bench_settings, time_calls
+from index import store
+from service.answer import Answerer
+
+WARMUP = 5
+
+
+class TimedEncoder:
+    """Wraps an encoder and records how long each ``encode_queries`` call took (ms)."""
+
+    def __init__(self, encoder: Any) -> None:
+        self.encoder, self.samples = encoder, []
+        self.name, self.dims, self.runtime = encoder.name, encoder.dims, encoder.runtime
+
+    def encode_queries(self, texts: list[str]) -> np.ndarray:
+        started = time.perf_counter()
+        vectors = self.encoder.encode_queries(texts)
+        self.samples.append((time.perf_counter() - started) * 1000)
+        return vectors
+
+
+@dataclass
+class QueryResult:
+    questions: int
+    rounds: int
+    tutorial: Timing  # plain SentenceTransformer(model).encode_query, torch fp32
+    floor: dict[str, Timing]  # runtime → encode_queries([question])
+    answer: dict[str, Timing]  # "runtime corpus" → answer(question)
+    overhead: dict[str, Timing]  # answer() minus its own encoder call, per question
+    ratios: dict[str, float] = field(default_factory=dict)
+
+
+def _answerer(runtime: str, corpus: str, encoder: TimedEncoder) -> Answerer:
+    settings = bench_settings(runtime=runtime)
+    index = store.load(index_folder(corpus, runtime, None), settings.index_config(), encoder.name, encoder.dims,
+                       runtime=encoder.runtime)
+    return Answerer.from_settings(index, encoder, settings)
+
+
+def ensure_seed_index(runtime: str, encoder: Any) -> None:
+    """The seed article's index for ``runtime`` (built once; the PIAF one comes from the build benchmark)."""
+    from bench.common import SEED
+    from corpus.load import load
+
+    settings = bench_settings(runtime=runtime)
+    folder = index_folder("seed", runtime, None)
+    try:
+        store.load(folder, settings.index_config(), encoder.name, encoder.dims, runtime=encoder.runtime)
+    except store.StoreError:
+        store.save(store.build(load([SEED]), encoder, settings.index_config()), folder)
+
+
+def run(questions: list[str], runtimes: list[str], recommended: str, rounds: int = 2) -> QueryResult:
+    from sentence_transformers import SentenceTransformer
+
+    from index.model import resolve
+
+    settings = bench_settings()
+    tutorial = SentenceTransformer(resolve(settings.model, settings.model_cache), device="cpu")
+    encoders = {rt: TimedEncoder(bench_settings(runtime=rt).load_encoder()) for rt in runtimes}
+    answerers = {}
+    for rt, encoder in encoders.items():
+        ensure_seed_index(rt, encoder.encoder)
+        answerers[f"{rt} seed"] = _answerer(rt, "seed", encoder)
+    answerers[f"{recommended} piaf-480"] = _answerer(recommended, "piaf-480", encoders[recommended])
+    systems = {"tutorial": tutorial.encode_query}
+    systems.update({f"floor {rt}": (lambda q, e=e: e.encode_queries([q])) for rt, e in encoders.items()})
+    systems.update({f"answer {key}": a.answer for key, a in answerers.items()})
+    for call in systems.values():
+        time_calls(call, questions[:WARMUP])
+    samples: dict[str, list[float]] = {name: [] for name in systems}
+    overhead: dict[str, list[float]] = {key: [] for key in answerers}
+    for _ in range(rounds):
+        for question in questions:
+            for name, call in systems.items():
+                samples[name] += time_calls(call, [question])
+                if name.startswith("answer "):
+                    key = name.removeprefix("answer ")
+                    overhead[key].append(samples[name][-1] - answerers[key].encoder.samples[-1])
+    stats = {name: Timing.of(values) for name, values in samples.items()}
+    result = QueryResult(len(questions), rounds, stats["tutorial"],
+                         {rt: stats[f"floor {rt}"] for rt in runtimes},
+                         {key: stats[f"answer {key}"] for key in answerers},
+                         {key: Timing.of(values) for key, values in overhead.items()})
+    for rt in runtimes:
+        result.ratios[f"floor {rt} / tutorial"] = round(result.floor[rt].p50 / result.tutorial.p50, 3)
+    for key in answerers:
+        result.ratios[f"answer {key} / floor"] = round(result.answer[key].p50 / result.floor[key.split()[0]].p50, 3)
+    return result
