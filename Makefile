@@ -41,7 +41,7 @@ eval: model
 	$(BIN)/sourcier eval --set seed --check --quiet --json artifacts/eval/seed.json --html artifacts/eval/seed.html
 	$(BIN)/sourcier eval --set piaf-ci --check --quiet --json artifacts/eval/piaf-ci.json --html artifacts/eval/piaf-ci.html
 
-# Speed benchmarks (not run by CI; ~1 hour on 2 cores): bench/results/*.json and bench/results/README.md.
+# Speed benchmarks (not run by CI; 1–2 hours on 2 cores): bench/results/*.json and bench/results/README.md.
 # BENCH_ARGS, e.g. --only query,http or --runtime onnx: see python -m bench.run --help.
 bench: model
 	$(BIN)/python -m bench.run $(BENCH_ARGS)

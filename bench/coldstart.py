@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,21 +25,25 @@ class ColdStart:
     peak_rss_mb: float
 
 
+# The child reports its own peak memory (VmHWM) as it exits: ru_maxrss of a child forked from this
+# large process would start at this process's own size.
+CHILD = ("import atexit, sys\n"
+         "atexit.register(lambda: sys.stderr.write([l for l in open('/proc/self/status') if l.startswith('VmHWM')][0]))\n"
+         "from service.cli import main\n"
+         "sys.exit(main(sys.argv[1:]))\n")
+
+
 def _once(index: Path, runtime: str) -> tuple[float, float]:
     env = {**os.environ, "SOURCIER_RUNTIME": runtime, "SOURCIER_DATA_DIR": str(WORK / "data"),
            "HF_HUB_OFFLINE": "1", "OPENBLAS_NUM_THREADS": "1"}
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        started = time.perf_counter()
-        child = subprocess.Popen([sys.executable, "-m", "service.cli", "ask", "--json", "--index", str(index),
-                                  QUESTION], cwd=ROOT, env=env, stdout=out, stderr=err)
-        _, status, usage = os.wait4(child.pid, 0)  # ourselves, for the child's own peak memory
-        seconds = time.perf_counter() - started
-        child.returncode = os.waitstatus_to_exitcode(status)
-        out.seek(0)
-        err.seek(0)
-        if child.returncode != 0 or b'"answered"' not in out.read():
-            raise RuntimeError(f"sourcier ask failed: {err.read().decode()[-2000:]}")
-    return seconds, usage.ru_maxrss / 1024  # KiB on Linux
+    started = time.perf_counter()
+    child = subprocess.run([sys.executable, "-c", CHILD, "ask", "--json", "--index", str(index), QUESTION],
+                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    seconds = time.perf_counter() - started
+    peak = [line for line in child.stderr.splitlines() if line.startswith("VmHWM")]
+    if child.returncode != 0 or '"answered"' not in child.stdout or not peak:
+        raise RuntimeError(f"sourcier ask failed: {child.stderr[-2000:]}")
+    return seconds, int(peak[-1].split()[1]) / 1024  # kB
 
 
 def run(index: Path, runtime: str, runs: int = 3) -> ColdStart:
