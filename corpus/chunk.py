@@ -1,7 +1,8 @@
-"""Cut articles into sentences and chunks (windows of whole sentences inside one section).
+"""Cut articles into sentences, pairs and chunks (windows of whole sentences inside one section).
 
-Sentences are the answer units; chunks (shown as "passages") are the retrieval units. Both keep
-``(start, end)`` into ``Article.text``; heading lines and boilerplate never become either.
+Sentences are the answer units; pairs (two adjacent sentences of one paragraph) are the answers
+that need both; chunks (shown as "passages") are the retrieval units. All keep ``(start, end)``
+into ``Article.text``; heading lines and boilerplate never become any of them.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from corpus.load import Article, Section
 from corpus.text import Span, split_sentences
 
 # Bump when sentence splitting or chunking changes the units: an index built before is then stale.
-UNITS_VERSION = 1
+UNITS_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -66,3 +67,16 @@ def chunks(article: Article, sents: list[Sentence], max_chars: int = 600, overla
         same_section = sents[j + 1].section == sents[i].section
         i = max(i + 1, j + 1 - overlap) if same_section else j + 1
     return result
+
+
+def pairs(article: Article, sents: list[Sentence]) -> list[tuple[int, int]]:
+    """Positions ``(i, i + 1)`` in ``sents`` of adjacent sentences that may be answered together:
+    same section and same paragraph (no line break, no boilerplate between them), so a pair reads
+    as one passage."""
+    out = []
+    for i in range(len(sents) - 1):
+        first, second = sents[i], sents[i + 1]
+        if (first.section == second.section and "\n" not in article.text[first.end:second.start]
+                and not _overlaps(Span(first.end, second.start), article.excluded)):
+            out.append((i, i + 1))
+    return out

@@ -33,7 +33,10 @@ TARGETS = {
     "seed": {"answers.hit@1": (">=", 0.92), "answers.mean_chars": ("<=", 200.0),
              "abstention.abstain_rate": (">=", 0.90), "abstention.false_abstain_rate": ("<=", 0.05),
              "faithfulness.rate": (">=", 1.0)},
-    "piaf": {"answers.hit@1": (">=", 0.75), "answers.mean_chars": ("<=", 190.0), "retrieval.doc@1": (">=", 0.92),
+    # The issue's length target is "≤ ½ of the tutorial chunk's": checked against the tutorial baseline of
+    # the same run (chars_vs_tutorial) and against the ~190 characters it measured on its own sample.
+    "piaf": {"answers.hit@1": (">=", 0.75), "answers.mean_chars": ("<=", 190.0),
+             "answers.chars_vs_tutorial": ("<=", 0.5), "retrieval.doc@1": (">=", 0.92),
              "abstention.abstain_rate": (">=", 0.90), "abstention.false_abstain_rate": ("<=", 0.05),
              "faithfulness.rate": (">=", 1.0)},
 }
@@ -77,18 +80,24 @@ class SourcierSystem:
                           Span(c.doc_id, c.start, c.end, a.text))
 
 
+def eval_folder(settings: Settings, eval_set: EvalSet) -> Path:
+    """Where the set's index lives: one folder per corpus, runtime and size, so evaluating another
+    runtime never overwrites (or is confused with) the default one."""
+    size = settings.dims or "full"
+    return settings.data_dir.parent / "eval" / f"{eval_set.name}-{eval_set.corpus_key()}-{settings.runtime}-{size}"
+
+
 def eval_index(eval_set: EvalSet, encoder: Encoder, config: IndexConfig, folder: Path,
                progress: bool = False) -> store.Index:
     """The set's Sourcier index, rebuilt only when the corpus or settings changed (vectors of
     unchanged inputs are reused)."""
-    cache = {}
     try:
         previous = store.load(folder, config, encoder.name, encoder.dims, runtime=encoder.runtime)
         if previous.manifest["corpus"]["hash"] == store.corpus_hash(eval_set.articles):
             return previous
-        cache = store.vector_cache(previous)
     except store.StoreError as exc:
         log.info("building the eval index for %s (%s)", eval_set.name, exc)
+    cache = store.reusable_vectors(folder, encoder.name, encoder.runtime, encoder.dims)
     index = store.build(eval_set.articles, encoder, config, cache=cache, progress=progress)
     store.save(index, folder)
     return index
@@ -104,7 +113,9 @@ def check_targets(name: str, scores: dict, targets: dict | None = None) -> list[
     missed = []
     for path, (op, want) in (TARGETS if targets is None else targets).get(name, {}).items():
         group, key = path.split(".")
-        got = scores[group][key]
+        got = scores[group].get(key)
+        if got is None:  # e.g. chars_vs_tutorial in a run without baselines
+            continue
         ok = got >= want if op == ">=" else got <= want
         if not ok:
             missed.append(f"{path} = {got:.3f}, target {op} {want}")
@@ -132,6 +143,10 @@ def evaluate(eval_set: EvalSet, answerer: Answerer, baselines: list[System], pro
         report["systems"][system.name] = scores
         per_question[system.name] = predictions
     sourcier = report["systems"]["sourcier"]
+    tutorial = report["systems"].get("tutorial-rag-500")
+    if tutorial and tutorial["answers"]["mean_chars"]:
+        sourcier["answers"]["chars_vs_tutorial"] = round(sourcier["answers"]["mean_chars"]
+                                                         / tutorial["answers"]["mean_chars"], 3)
     report["targets_missed"] = check_targets(eval_set.name, sourcier)
     report["floors_missed"] = check_targets(eval_set.name, sourcier, FLOORS)
     report["per_question"] = [
@@ -153,11 +168,11 @@ def run_set(settings: Settings, set_name: str, sample: int | None = None, index_
     eval_set = load_set(set_name, sample)
     encoder = settings.load_encoder()
     work = settings.data_dir.parent / "eval"
-    folder = index_dir or work / f"{eval_set.name}-{eval_set.corpus_key()}"
+    folder = index_dir or eval_folder(settings, eval_set)
     index = eval_index(eval_set, encoder, settings.index_config(), folder, progress)
     answerer = Answerer.from_settings(index, encoder, settings)
     baselines: list[System] = []
     if with_baselines:
-        cache = work / "cache" / f"tutorial-{encoder.name}"
+        cache = work / "cache" / f"tutorial-{encoder.name}-{encoder.runtime}-{encoder.dims}"
         baselines = [TutorialRAG(eval_set.articles, encoder, cache, progress), BM25Sentences(eval_set.articles)]
     return evaluate(eval_set, answerer, baselines, progress)

@@ -2,8 +2,9 @@
 
 On disk (one folder, readable without this code):
 ``manifest.json`` (model, settings, corpus hash, counts, file hashes), ``articles.jsonl``,
-``sentences.jsonl``, ``chunks.jsonl`` (offsets and the hash of each embedded input), and
-``sentences.faiss`` / ``chunks.faiss``. No pickle. A save writes a temporary folder and renames it
+``sentences.jsonl``, ``pairs.jsonl``, ``chunks.jsonl`` (offsets and the hash of each embedded
+input), ``sentences.faiss`` / ``chunks.faiss`` (searched) and ``pairs.npy`` (only compared with the
+question next to a chosen sentence, never searched). No pickle. A save writes a temporary folder and renames it
 into place, so a crash never leaves a half index where the service looks. A rebuild reuses the
 vectors of unchanged inputs (same embedded text → same hash), so adding one article embeds only it.
 """
@@ -24,15 +25,16 @@ from typing import Any, Iterable
 import faiss
 import numpy as np
 
-from corpus.chunk import UNITS_VERSION, Chunk, Sentence, chunks, sentences
+from corpus.chunk import UNITS_VERSION, Chunk, Sentence, chunks, pairs, sentences
 from corpus.load import Article, Section
 from corpus.text import Span
 from index.model import Encoder, sha256_file
 
 log = logging.getLogger(__name__)
 
-FORMAT = 1
-FILES = ("articles.jsonl", "sentences.jsonl", "chunks.jsonl", "sentences.faiss", "chunks.faiss")
+FORMAT = 2
+FILES = ("articles.jsonl", "sentences.jsonl", "pairs.jsonl", "chunks.jsonl", "sentences.faiss", "pairs.npy",
+         "chunks.faiss")
 
 
 class StoreError(RuntimeError):
@@ -47,7 +49,7 @@ class IndexConfig:
     chunk_chars: int = 600
     chunk_overlap: int = 1
     index_type: str = "flat"  # "flat" (exact) or "hnsw" (approximate, for very large corpora)
-    runtime: str = "torch"  # "torch", "onnx" or "onnx-int8": int8 vectors differ from fp32 ones
+    runtime: str = "onnx-int8"  # "onnx-int8", "onnx" or "torch": int8 vectors differ from fp32 ones
     dims: int | None = None  # Matryoshka truncation; None keeps the model's full size
 
 
@@ -59,8 +61,11 @@ class Index:
     chunks: list[Chunk]
     sentence_vectors: np.ndarray
     chunk_vectors: np.ndarray
+    pairs: list[tuple[int, int]] = field(default_factory=list)  # positions in ``sentences`` of each pair
+    pair_vectors: np.ndarray | None = None
     sentence_hashes: list[str] = field(default_factory=list)
     chunk_hashes: list[str] = field(default_factory=list)
+    pair_hashes: list[str] = field(default_factory=list)
     sentence_faiss: Any = field(repr=False, default=None)
     chunk_faiss: Any = field(repr=False, default=None)
 
@@ -69,6 +74,9 @@ class Index:
             self.sentence_faiss = _faiss_index(self.sentence_vectors, self.manifest["settings"]["index_type"])
         if self.chunk_faiss is None:
             self.chunk_faiss = _faiss_index(self.chunk_vectors, self.manifest["settings"]["index_type"])
+        if self.pair_vectors is None:
+            self.pair_vectors = np.zeros((0, self.sentence_vectors.shape[1]), dtype=np.float32)
+        self.pair_at = {first: row for row, (first, _) in enumerate(self.pairs)}  # first sentence → pair row
         # Sentence position of each (doc_id, index), and the chunks each sentence belongs to.
         self.sentence_pos = {(s.doc_id, s.index): i for i, s in enumerate(self.sentences)}
         self.chunks_of_sentence: dict[int, list[int]] = {}
@@ -117,6 +125,11 @@ def sentence_input(article: Article, sentence: Sentence) -> str:
     return body if sentence.section == article.title else f"{sentence.section}\n{body}"
 
 
+def pair_input(article: Article, first: Sentence, second: Sentence) -> str:
+    body = article.text[first.start:second.end]
+    return body if first.section == article.title else f"{first.section}\n{body}"
+
+
 def chunk_input(article: Article, chunk: Chunk) -> str:
     body = article.text[chunk.start:chunk.end]
     return body if chunk.section == article.title else f"{chunk.section}\n{body}"
@@ -157,15 +170,21 @@ def build(articles: list[Article], encoder: Encoder, config: IndexConfig,
     cache = {} if cache is None else cache
     started = time.perf_counter()
     all_sentences: list[Sentence] = []
+    all_pairs: list[tuple[int, int]] = []
     all_chunks: list[Chunk] = []
     for article in articles:
         sents = sentences(article)
+        offset = len(all_sentences)
+        all_pairs.extend((offset + i, offset + j) for i, j in pairs(article, sents))
         all_sentences.extend(sents)
         all_chunks.extend(chunks(article, sents, config.chunk_chars, config.chunk_overlap))
     by_id = {a.doc_id: a for a in articles}
     sentence_items = [(by_id[s.doc_id].title, sentence_input(by_id[s.doc_id], s)) for s in all_sentences]
     chunk_items = [(by_id[c.doc_id].title, chunk_input(by_id[c.doc_id], c)) for c in all_chunks]
+    pair_items = [(by_id[all_sentences[i].doc_id].title,
+                   pair_input(by_id[all_sentences[i].doc_id], all_sentences[i], all_sentences[j])) for i, j in all_pairs]
     s_vectors, s_hashes, s_new = _embed(encoder, sentence_items, cache, progress, "sentences")
+    p_vectors, p_hashes, p_new = _embed(encoder, pair_items, cache, progress, "pairs")
     c_vectors, c_hashes, c_new = _embed(encoder, chunk_items, cache, progress, "chunks")
     info = encoder.info() if hasattr(encoder, "info") else None
     model = asdict(info) if info else {"name": encoder.name, "runtime": encoder.runtime, "dims": encoder.dims}
@@ -180,11 +199,12 @@ def build(articles: list[Article], encoder: Encoder, config: IndexConfig,
         "model": model,
         "settings": settings,
         "corpus": {"hash": c_hash, "articles": len(articles), "sentences": len(all_sentences),
-                   "chunks": len(all_chunks)},
-        "build": {"seconds": round(time.perf_counter() - started, 2), "embedded": s_new + c_new,
-                  "reused": len(s_hashes) + len(c_hashes) - s_new - c_new},
+                   "pairs": len(all_pairs), "chunks": len(all_chunks)},
+        "build": {"seconds": round(time.perf_counter() - started, 2), "embedded": s_new + p_new + c_new,
+                  "reused": len(s_hashes) + len(p_hashes) + len(c_hashes) - s_new - p_new - c_new},
     }
-    return Index(manifest, by_id, all_sentences, all_chunks, s_vectors, c_vectors, s_hashes, c_hashes)
+    return Index(manifest, by_id, all_sentences, all_chunks, s_vectors, c_vectors, all_pairs, p_vectors,
+                 s_hashes, c_hashes, p_hashes)
 
 
 def _write_jsonl(path: Path, records: Iterable[dict[str, Any]]) -> None:
@@ -218,7 +238,12 @@ def save(index: Index, folder: Path) -> Path:
         _write_jsonl(tmp / "articles.jsonl", (_article_record(a) for a in index.articles.values()))
         _write_jsonl(tmp / "sentences.jsonl",
                      ({**asdict(s), "hash": h} for s, h in zip(index.sentences, index.sentence_hashes)))
+        _write_jsonl(tmp / "pairs.jsonl", ({"doc_id": index.sentences[i].doc_id, "first": index.sentences[i].index,
+                                            "last": index.sentences[j].index, "start": index.sentences[i].start,
+                                            "end": index.sentences[j].end, "hash": h}
+                                           for (i, j), h in zip(index.pairs, index.pair_hashes)))
         _write_jsonl(tmp / "chunks.jsonl", ({**asdict(c), "hash": h} for c, h in zip(index.chunks, index.chunk_hashes)))
+        np.save(tmp / "pairs.npy", np.ascontiguousarray(index.pair_vectors, dtype=np.float32), allow_pickle=False)
         faiss.write_index(index.sentence_faiss, str(tmp / "sentences.faiss"))
         faiss.write_index(index.chunk_faiss, str(tmp / "chunks.faiss"))
         manifest = {**index.manifest, "files": {name: sha256_file(tmp / name) for name in FILES}}
@@ -264,7 +289,8 @@ def check_compatible(manifest: dict[str, Any], config: IndexConfig, model_name: 
     if manifest.get("units_version") != UNITS_VERSION:
         problems.append(f"sentence/chunk rules {manifest.get('units_version')} != {UNITS_VERSION}")
     built = manifest.get("settings", {})
-    defaults = asdict(IndexConfig(model=config.model))  # an index older than a setting was built with its default
+    # An index older than a setting was built with that setting's value of the time: torch for the runtime.
+    defaults = asdict(IndexConfig(model=config.model)) | {"runtime": "torch"}
     for key, want in asdict(config).items():
         if (have := built.get(key, defaults[key])) != want:
             problems.append(f"setting {key}: index has {have!r}, configured {want!r}")
@@ -297,19 +323,29 @@ def load(folder: Path, config: IndexConfig | None = None, model_name: str | None
     try:
         articles = {a.doc_id: a for a in map(_article_from, _read_jsonl(folder / "articles.jsonl"))}
         sent_records = _read_jsonl(folder / "sentences.jsonl")
+        pair_records = _read_jsonl(folder / "pairs.jsonl")
         chunk_records = _read_jsonl(folder / "chunks.jsonl")
+        pair_vectors = np.load(folder / "pairs.npy", allow_pickle=False)
         sentence_faiss = faiss.read_index(str(folder / "sentences.faiss"))
         chunk_faiss = faiss.read_index(str(folder / "chunks.faiss"))
-    except (RuntimeError, ValueError, KeyError, TypeError) as exc:
+    except (RuntimeError, ValueError, KeyError, TypeError, OSError) as exc:
         raise StoreError(f"the index at {folder} is damaged ({exc}): run `sourcier build`") from exc
-    if sentence_faiss.ntotal != len(sent_records) or chunk_faiss.ntotal != len(chunk_records):
+    if (sentence_faiss.ntotal != len(sent_records) or chunk_faiss.ntotal != len(chunk_records)
+            or pair_vectors.shape != (len(pair_records), sentence_faiss.d)):
         raise StoreError(f"the index at {folder} is inconsistent (vector and record counts differ): "
                           "run `sourcier build`")
     sents = [Sentence(**{k: r[k] for k in ("doc_id", "index", "start", "end", "section")}) for r in sent_records]
     chks = [Chunk(**{k: r[k] for k in ("doc_id", "index", "start", "end", "section", "first", "last")})
             for r in chunk_records]
-    return Index(manifest, articles, sents, chks, _vectors(sentence_faiss), _vectors(chunk_faiss),
-                 [r["hash"] for r in sent_records], [r["hash"] for r in chunk_records], sentence_faiss, chunk_faiss)
+    position = {(s.doc_id, s.index): i for i, s in enumerate(sents)}
+    try:
+        pair_pos = [(position[(r["doc_id"], r["first"])], position[(r["doc_id"], r["last"])]) for r in pair_records]
+    except KeyError as exc:
+        raise StoreError(f"the index at {folder} is inconsistent (a pair names an unknown sentence {exc}): "
+                         "run `sourcier build`") from exc
+    return Index(manifest, articles, sents, chks, _vectors(sentence_faiss), _vectors(chunk_faiss), pair_pos,
+                 pair_vectors, [r["hash"] for r in sent_records], [r["hash"] for r in chunk_records],
+                 [r["hash"] for r in pair_records], sentence_faiss, chunk_faiss)
 
 
 def _vectors(index: Any) -> np.ndarray:
@@ -318,8 +354,39 @@ def _vectors(index: Any) -> np.ndarray:
     return index.reconstruct_n(0, index.ntotal)
 
 
+def reusable_vectors(folder: Path, model_name: str, runtime: str, dims: int) -> dict[str, np.ndarray]:
+    """Input hash → vector from the index at ``folder`` when the same model, runtime and size made it,
+    whatever its unit rules, format or settings (a vector depends only on its input text), so a
+    rebuild after such a change embeds only new inputs. Damaged or foreign files give nothing."""
+    folder = Path(folder)
+    try:
+        manifest = read_manifest(folder)
+    except StoreError:
+        return {}
+    model = manifest.get("model", {})
+    if (model.get("name"), model.get("runtime"), model.get("dims")) != (model_name, runtime, dims):
+        return {}
+    cache: dict[str, np.ndarray] = {}
+    files = manifest.get("files", {})
+    for records_name, vectors_name in (("sentences.jsonl", "sentences.faiss"), ("pairs.jsonl", "pairs.npy"),
+                                       ("chunks.jsonl", "chunks.faiss")):
+        paths = folder / records_name, folder / vectors_name
+        if not all(path.is_file() and sha256_file(path) == files.get(path.name) for path in paths):
+            continue
+        try:
+            records = _read_jsonl(paths[0])
+            vectors = (np.load(paths[1], allow_pickle=False) if vectors_name.endswith(".npy")
+                       else _vectors(faiss.read_index(str(paths[1]))))
+        except (RuntimeError, ValueError, OSError, json.JSONDecodeError):
+            continue
+        if len(records) == len(vectors) and all("hash" in r for r in records):
+            cache.update(zip((r["hash"] for r in records), vectors))
+    return cache
+
+
 def vector_cache(index: Index) -> dict[str, np.ndarray]:
     """Input hash → vector, for reuse by the next build."""
     cache = dict(zip(index.sentence_hashes, index.sentence_vectors))
+    cache.update(zip(index.pair_hashes, index.pair_vectors))
     cache.update(zip(index.chunk_hashes, index.chunk_vectors))
     return cache

@@ -3,7 +3,8 @@
 retrieve: the question vector against chunk vectors (passages) and sentence vectors;
 select: every candidate sentence (those of the top chunks and the nearest sentences) is scored by
 its own similarity and its best chunk's, so a sentence wins when it matches *and* sits in a
-passage that matches; a short sentence that needs its neighbour to stand is answered with both;
+passage that matches; the winner is answered together with a neighbour when the pair's own vector
+matches the question clearly better (a two-part question) or when it is a fragment;
 cite: the answer's exact offsets, checked against the article text before it leaves;
 abstain: when the best score is under the calibrated threshold.
 """
@@ -11,7 +12,7 @@ abstain: when the best score is under the calibrated threshold.
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 from dataclasses import dataclass, field
 from urllib.parse import quote
 
@@ -27,7 +28,6 @@ if TYPE_CHECKING:
 
 MAX_QUESTION_CHARS = 500
 SHORT_SENTENCE = 60  # characters: an answer this short is usually a fragment ("Plusieurs nerfs peuvent.")
-PAIR_MARGIN = 0.01  # a neighbour this close to the best score joins the answer
 
 
 @dataclass(frozen=True)
@@ -122,7 +122,7 @@ class Answerer:
 
     def __init__(self, index: Index, encoder: Encoder, threshold: float, base_url: str = "",
                  sentence_weight: float = 0.7, lexical_weight: float = 0.15, chunk_candidates: int = 5,
-                 sentence_candidates: int = 30) -> None:
+                 sentence_candidates: int = 30, pair_margin: float = 0.02, pair_length_cost: float = 0.0001) -> None:
         self.index = index
         self.encoder = encoder
         self.threshold = threshold
@@ -131,13 +131,15 @@ class Answerer:
         self.lexical_weight = lexical_weight
         self.chunk_candidates = chunk_candidates
         self.sentence_candidates = sentence_candidates
+        self.pair_margin, self.pair_length_cost = pair_margin, pair_length_cost
         self.overlap = Overlap([index.articles[s.doc_id].text[s.start:s.end] for s in index.sentences])
 
     @classmethod
     def from_settings(cls, index: Index, encoder: Encoder, settings: Settings, threshold: float | None = None) -> Answerer:
         """The Answerer the service runs, with the scoring weights and threshold of the settings."""
         return cls(index, encoder, settings.answer_threshold() if threshold is None else threshold,
-                   settings.public_url, settings.sentence_weight, settings.lexical_weight)
+                   settings.public_url, settings.sentence_weight, settings.lexical_weight,
+                   pair_margin=settings.pair_margin, pair_length_cost=settings.pair_length_cost)
 
     def answer(self, question: str, top_k: int = 3, threshold: float | None = None) -> Result:
         """Answer ``question``; ``threshold`` overrides the calibrated one (the evaluation passes
@@ -205,33 +207,33 @@ class Answerer:
 
         chosen: list[Candidate] = []
         for pos in sorted(positions, key=lambda p: -score(p)):
-            first, last = self._extend(pos, score)
+            first, last = self._extend(pos, query)
             if all(last < c.first or first > c.last for c in chosen):
                 chosen.append(Candidate(first, last, score(pos)))
                 if len(chosen) == top_k:
                     break
         return chosen
 
-    def _extend(self, pos: int, score: Callable[[int], float]) -> tuple[int, int]:
-        """One sentence, or two adjacent ones when the sentence is a fragment or its neighbour is
-        nearly as good an answer (same article and section only)."""
+    def _extend(self, pos: int, query: np.ndarray) -> tuple[int, int]:
+        """The sentence alone, or the pair (same paragraph) with the neighbour whose joint vector matches
+        the question clearly better, each added character paying its way; a fragment always takes
+        its better pair."""
         index = self.index
         sentence = index.sentences[pos]
+        best, best_value = (pos, pos), None
+        for first in (pos - 1, pos):
+            row = index.pair_at.get(first)
+            if row is None:
+                continue
+            other = index.sentences[first if first != pos else pos + 1]
+            value = float(index.pair_vectors[row] @ query) - self.pair_length_cost * (other.end - other.start)
+            if best_value is None or value > best_value:
+                best, best_value = index.pairs[row], value
+        if best_value is None:
+            return pos, pos
         short = sentence.end - sentence.start < SHORT_SENTENCE
-        best_pair, best_score = (pos, pos), None
-        for neighbour in (pos - 1, pos + 1):
-            if not 0 <= neighbour < len(index.sentences):
-                continue
-            other = index.sentences[neighbour]
-            if other.doc_id != sentence.doc_id or other.section != sentence.section:
-                continue
-            gap = index.articles[sentence.doc_id].text[min(sentence.end, other.end):max(sentence.start, other.start)]
-            if "\n" in gap:  # never join across a paragraph
-                continue
-            value = score(neighbour)
-            if (short or value >= score(pos) - PAIR_MARGIN) and (best_score is None or value > best_score):
-                best_pair, best_score = (min(pos, neighbour), max(pos, neighbour)), value
-        return best_pair
+        own = float(index.sentence_vectors[pos] @ query)
+        return best if short or best_value > own + self.pair_margin else (pos, pos)
 
     def _cite(self, candidate: Candidate) -> Answer:
         index = self.index

@@ -31,10 +31,17 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 def cmd_fetch_model(args: argparse.Namespace) -> int:
+    """Fetch and verify the model, then prepare the configured runtime (the ONNX export, once), so the
+    service's first start only loads files."""
     from index.model import resolve
 
     settings = _settings(args)
-    print(resolve(settings.model, settings.model_cache))
+    path = resolve(settings.model, settings.model_cache)
+    print(path)
+    if settings.runtime != "torch":
+        from index.onnx import ensure_export
+
+        print(ensure_export(Path(path), "int8" if settings.runtime == "onnx-int8" else "fp32"))
     return 0
 
 
@@ -46,7 +53,6 @@ def cmd_build(args: argparse.Namespace) -> int:
     settings = _settings(args)
     config = settings.index_config()
     articles = load(settings.corpus)
-    previous = None
     try:
         manifest = store.read_manifest(settings.index_dir)
         store.check_compatible(manifest, config)
@@ -54,18 +60,16 @@ def cmd_build(args: argparse.Namespace) -> int:
             print(f"index {manifest['version']} is up to date ({manifest['corpus']['articles']} articles) "
                   f"at {settings.index_dir}")
             return 0
-        previous = store.load(settings.index_dir, config)
     except store.StoreError as exc:
-        log.info("no reusable index (%s): building from scratch", exc)
+        log.info("the index will be rebuilt (%s)", exc)
     encoder = settings.load_encoder()
-    same_vectors = previous is not None and previous.manifest["model"]["dims"] == encoder.dims \
-        and previous.manifest["model"]["runtime"] == encoder.runtime
-    cache = store.vector_cache(previous) if same_vectors else {}
+    cache = store.reusable_vectors(settings.index_dir, encoder.name, encoder.runtime, encoder.dims)
     index = store.build(articles, encoder, config, cache=cache, progress=not args.quiet)
     store.save(index, settings.index_dir)
     corpus, build = index.manifest["corpus"], index.manifest["build"]
     print(f"index {index.version} saved to {settings.index_dir}: {corpus['articles']} articles, "
-          f"{corpus['sentences']} sentences, {corpus['chunks']} chunks; embedded {build['embedded']}, "
+          f"{corpus['sentences']} sentences, {corpus['pairs']} pairs, {corpus['chunks']} chunks; "
+          f"embedded {build['embedded']}, "
           f"reused {build['reused']}, {build['seconds']} s")
     return 0
 
@@ -286,7 +290,7 @@ def parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("eval", help="score Sourcier and the baselines on an evaluation set")
     p.add_argument("--set", required=True, help="seed, piaf, piaf-ci, or a JSONL question file")
-    p.add_argument("--index", help="index folder to use for the set (default: var/eval/<set>-<corpus>)")
+    p.add_argument("--index", help="index folder to use for the set (default: var/eval/<set>-<corpus>-<runtime>-<dims>)")
     p.add_argument("--sample", type=int, help="evaluate a fixed sample of N questions")
     p.add_argument("--json", help="write the full report (with per-question results) here")
     p.add_argument("--html", help="write the HTML report here")
@@ -309,7 +313,8 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_coverage)
 
-    p = sub.add_parser("fetch-model", help="download and verify the embedding model (offline-safe cache)")
+    p = sub.add_parser("fetch-model", help="download and verify the embedding model (offline-safe cache) and "
+                       "prepare the configured runtime (ONNX export)")
     p.set_defaults(func=cmd_fetch_model)
     return root
 

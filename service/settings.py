@@ -17,11 +17,21 @@ ROOT = Path(__file__).resolve().parents[1]
 CALIBRATION_FILE = ROOT / "service" / "calibration.json"
 
 
-def calibrated_threshold(model: str) -> float | None:
-    """The abstention threshold chosen on data for ``model`` (see ``eval/calibrate.py``)."""
+def calibration_key(model: str, runtime: str, dims: int | None) -> str:
+    """Scores shift with the runtime (int8 moves vectors) and the size, so each has its own threshold."""
+    return f"{model} {runtime} {dims or 'full'}"
+
+
+def calibrated_threshold(model: str, runtime: str = "torch", dims: int | None = None) -> float | None:
+    """The abstention threshold chosen on data for this model, runtime and size (see ``eval/calibrate.py``).
+    ``onnx`` fp32 uses torch's when it has none of its own: its vectors equal torch's (cosine ≥ 0.999,
+    checked at export)."""
     if not CALIBRATION_FILE.is_file():
         return None
-    entry = json.loads(CALIBRATION_FILE.read_text(encoding="utf-8")).get(model)
+    data = json.loads(CALIBRATION_FILE.read_text(encoding="utf-8"))
+    entry = data.get(calibration_key(model, runtime, dims))
+    if entry is None and runtime == "onnx":
+        entry = data.get(calibration_key(model, "torch", dims))
     return float(entry["threshold"]) if entry else None
 
 
@@ -39,18 +49,24 @@ class Settings(BaseSettings):
     chunk_chars: int = Field(600, ge=100, le=5000, description="Longest chunk (passage) in characters.")
     chunk_overlap: int = Field(1, ge=0, le=5, description="Sentences shared by consecutive chunks.")
     index_type: str = Field("flat", pattern="^(flat|hnsw)$", description="FAISS index: flat (exact) or hnsw.")
-    runtime: str = Field("torch", pattern="^(torch|onnx|onnx-int8)$", description="Encoder runtime: torch "
-                         "(sentence-transformers, fp32), onnx (ONNX Runtime, fp32) or onnx-int8 (dynamic int8); "
+    runtime: str = Field("onnx-int8", pattern="^(torch|onnx|onnx-int8)$", description="Encoder runtime: "
+                         "onnx-int8 (ONNX Runtime, dynamic int8: ~3x faster queries than torch, same quality "
+                         "within noise), onnx (ONNX Runtime, fp32) or torch (sentence-transformers, fp32); "
                          "an index is only used with the runtime that built it.")
     dims: int | None = Field(None, ge=32, description="Keep the first DIMS dimensions of every vector "
                              "(Matryoshka, e.g. 256 for a 3x smaller index); unset: the model's full size.")
     threads: int = Field(0, ge=0, description="ONNX Runtime threads per encoder call; 0: one per core.")
     threshold: float | None = Field(None, description="Abstain below this answer score; default: the value "
-                                    "calibrated for the model in service/calibration.json.")
+                                    "calibrated for the model, runtime and dims in service/calibration.json.")
     sentence_weight: float = Field(0.7, ge=0, le=1, description="Weight of the sentence's own similarity "
                                    "in its score (the rest is its chunk's similarity).")
     lexical_weight: float = Field(0.15, ge=0, le=1, description="Weight of the share of the question's rare "
                                   "words found in the sentence (IDF-weighted, stemmed).")
+    pair_margin: float = Field(0.02, ge=0, description="A sentence is answered with its neighbour when the "
+                               "pair's similarity beats its own by this much (plus the length cost); 1 turns "
+                               "pairs off except for fragments.")
+    pair_length_cost: float = Field(0.0001, ge=0, description="Similarity each character the neighbour adds "
+                                    "must pay for (0.0001: 0.01 per 100 characters), keeping answers short.")
     top_k: int = Field(3, ge=1, le=20, description="Default number of passages returned.")
     max_top_k: int = Field(20, ge=1, le=100, description="Largest top_k a request may ask for.")
     max_question_chars: int = Field(500, ge=1, description="Longest question accepted (characters).")
@@ -97,10 +113,10 @@ class Settings(BaseSettings):
     def answer_threshold(self) -> float:
         if self.threshold is not None:
             return self.threshold
-        calibrated = calibrated_threshold(self.model)
+        calibrated = calibrated_threshold(self.model, self.runtime, self.dims)
         if calibrated is None:
-            raise ValueError(f"no calibrated threshold for model {self.model!r}: set SOURCIER_THRESHOLD "
-                             "or run `python -m eval.calibrate`")
+            raise ValueError(f"no calibrated threshold for {calibration_key(self.model, self.runtime, self.dims)!r}: "
+                             "set SOURCIER_THRESHOLD or run `python -m eval.calibrate --set seed --set piaf-ci --write`")
         return calibrated
 
 

@@ -102,3 +102,16 @@ def test_the_first_passage_holds_the_answer(answerer, question):
     first, answer = result.passages[0], result.answer.citation
     assert first.doc_id == answer.doc_id and first.start <= answer.start and answer.end <= first.end
     assert len({(p.start, p.end) for p in result.passages}) == len(result.passages) <= 3
+
+
+def test_a_two_part_question_gets_the_pair_and_a_one_part_question_one_sentence(seed_index, encoder):
+    answerer = Answerer(seed_index, encoder, threshold=0.0)
+    index = seed_index
+    first, second = next((i, j) for i, j in index.pairs
+                         if all(index.sentences[k].end - index.sentences[k].start > 80 for k in (i, j)))
+    article = index.articles[index.sentences[first].doc_id]
+    one, two = (article.text[index.sentences[k].start:index.sentences[k].end] for k in (first, second))
+    both = answerer.answer(f"{one} {two}")
+    assert both.answer.text == article.text[index.sentences[first].start:index.sentences[second].end]
+    alone = answerer.answer(one)
+    assert alone.answer.text == one

@@ -28,3 +28,19 @@ def test_chunks_cover_every_sentence_respect_the_size_and_overlap_by_one():
     same_section = [(a, b) for a, b in zip(parts, parts[1:]) if a.section == b.section]
     assert same_section and all(b.first == max(a.first + 1, a.last) for a, b in same_section)
     assert all(b.first == a.last + 1 for a, b in zip(parts, parts[1:]) if a.section != b.section)
+
+
+def test_pairs_join_neighbours_of_one_paragraph_never_across_a_break_or_boilerplate():
+    from corpus.chunk import pairs
+
+    for article in load([SEED, FIXTURES]):
+        sents = sentences(article)
+        found = pairs(article, sents)
+        assert all(j == i + 1 for i, j in found)
+        for i in range(len(sents) - 1):
+            gap = article.text[sents[i].end:sents[i + 1].start]
+            crosses = (sents[i].section != sents[i + 1].section or "\n" in gap
+                       or any(sents[i].end < e and s < sents[i + 1].start for s, e in article.excluded))
+            assert ((i, i + 1) in found) == (not crosses), (article.doc_id, i, gap)
+    (seed,) = load([SEED])
+    assert 0 < len(pairs(seed, sentences(seed))) < len(sentences(seed)) - 1

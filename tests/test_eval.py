@@ -70,6 +70,14 @@ def test_balanced_threshold_separates_the_scores():
     assert 0.2 < t <= 0.6
 
 
+def test_balanced_threshold_respects_the_false_abstention_cap():
+    answerable = [0.30] + [0.5 + i / 100 for i in range(19)]  # one answerable question scores low
+    unanswerable = [0.1, 0.2, 0.35, 0.4]
+    assert 0.4 < balanced_threshold(answerable, unanswerable) <= 0.5  # free: abstains on the low one
+    capped = balanced_threshold(answerable, unanswerable, max_false_abstain=0.0)
+    assert 0.2 < capped <= 0.30 and sum(s < capped for s in answerable) == 0
+
+
 def test_char_chunks_cover_the_text_with_overlap():
     spans = char_chunks("x" * 1200, 500, 50)
     assert spans == [(0, 500), (450, 950), (900, 1200)]

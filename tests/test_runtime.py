@@ -16,8 +16,8 @@ def test_load_refuses_an_index_built_with_another_runtime(tmp_path, seed_index, 
     assert store.load(folder, config, "fake-trigram", 256, runtime="numpy").version == seed_index.version
     with pytest.raises(StoreError, match="runtime: index built with 'numpy', encoder runs 'onnxruntime-1.0-int8'"):
         store.load(folder, config, "fake-trigram", 256, runtime="onnxruntime-1.0-int8")
-    with pytest.raises(StoreError, match="setting runtime: index has 'torch', configured 'onnx-int8'"):
-        store.load(folder, IndexConfig(model="fake-trigram", runtime="onnx-int8"))
+    with pytest.raises(StoreError, match="setting runtime: index has 'onnx-int8', configured 'torch'"):
+        store.load(folder, IndexConfig(model="fake-trigram", runtime="torch"))
     with pytest.raises(StoreError, match="setting dims: index has None, configured 256"):
         store.load(folder, IndexConfig(model="fake-trigram", dims=256))
 
@@ -25,7 +25,7 @@ def test_load_refuses_an_index_built_with_another_runtime(tmp_path, seed_index, 
 def test_an_index_older_than_the_runtime_setting_counts_as_torch_full_size(tmp_path, seed_index, config):
     manifest = dict(seed_index.manifest)
     manifest["settings"] = {k: v for k, v in manifest["settings"].items() if k not in ("runtime", "dims")}
-    store.check_compatible(manifest, config)
+    store.check_compatible(manifest, IndexConfig(model="fake-trigram", runtime="torch"))
     with pytest.raises(StoreError, match="setting runtime: index has 'torch', configured 'onnx'"):
         store.check_compatible(manifest, IndexConfig(model="fake-trigram", runtime="onnx"))
 

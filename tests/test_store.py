@@ -11,8 +11,8 @@ from tests.conftest import FIXTURES, SEED
 def test_save_and_load_round_trip_is_readable_and_identical(tmp_path, seed_index, config):
     folder = store.save(seed_index, tmp_path / "index")
     names = sorted(p.name for p in folder.iterdir())
-    assert names == ["articles.jsonl", "chunks.faiss", "chunks.jsonl", "manifest.json", "sentences.faiss",
-                     "sentences.jsonl"]
+    assert names == ["articles.jsonl", "chunks.faiss", "chunks.jsonl", "manifest.json", "pairs.jsonl", "pairs.npy",
+                     "sentences.faiss", "sentences.jsonl"]
     manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["model"]["name"] == "fake-trigram" and manifest["settings"]["chunk_chars"] == 600
     assert manifest["corpus"]["articles"] == 1 and set(manifest["files"]) == set(store.FILES)
@@ -21,6 +21,8 @@ def test_save_and_load_round_trip_is_readable_and_identical(tmp_path, seed_index
     assert loaded.version == seed_index.version
     assert loaded.sentences == seed_index.sentences and loaded.chunks == seed_index.chunks
     assert (loaded.sentence_vectors == seed_index.sentence_vectors).all()
+    assert loaded.pairs == seed_index.pairs and (loaded.pair_vectors == seed_index.pair_vectors).all()
+    assert 0 < len(loaded.pairs) < len(loaded.sentences)
     article = loaded.articles["contractions-muscle-mollet"]
     assert article.text == SEED.read_text(encoding="utf-8")
     assert article.sections == seed_index.articles["contractions-muscle-mollet"].sections
@@ -76,9 +78,10 @@ def test_rebuild_embeds_only_the_new_article(tmp_path, encoder, config):
     articles = load([SEED, FIXTURES / "bulk.jsonl"])
     second = store.build(articles, encoder, config, cache=store.vector_cache(previous))
     new_units = sum(1 for s in second.sentences if s.doc_id != "contractions-muscle-mollet") + sum(
-        1 for c in second.chunks if c.doc_id != "contractions-muscle-mollet")
+        1 for c in second.chunks if c.doc_id != "contractions-muscle-mollet") + sum(
+        1 for i, _ in second.pairs if second.sentences[i].doc_id != "contractions-muscle-mollet")
     assert sum(encoder.calls) == new_units
-    assert second.manifest["build"]["reused"] == len(first.sentences) + len(first.chunks)
+    assert second.manifest["build"]["reused"] == len(first.sentences) + len(first.chunks) + len(first.pairs)
     assert second.version != first.version
 
 
@@ -87,3 +90,23 @@ def test_empty_corpus_units_still_build(encoder, config, tmp_path):
     only_title.write_text("Juste un titre\n", encoding="utf-8")
     index = store.build(load([only_title]), encoder, config)
     assert index.sentences == [] and index.search_sentences(encoder.encode_queries(["x"])[0], 5) == []
+
+
+def test_reusable_vectors_survive_a_change_of_unit_rules_but_never_of_runtime(tmp_path, encoder, config, seed_index):
+    folder = store.save(seed_index, tmp_path / "index")
+    manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
+    manifest["units_version"] = -1  # an index cut by older rules: refused by load, its vectors still valid
+    (folder / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    with pytest.raises(StoreError):
+        store.load(folder, config)
+    cache = store.reusable_vectors(folder, encoder.name, encoder.runtime, encoder.dims)
+    assert set(cache) == set(seed_index.sentence_hashes + seed_index.pair_hashes + seed_index.chunk_hashes)
+    encoder.calls.clear()
+    rebuilt = store.build(load([SEED]), encoder, config, cache=cache)
+    assert sum(encoder.calls) == 0 and (rebuilt.pair_vectors == seed_index.pair_vectors).all()
+    assert store.reusable_vectors(folder, encoder.name, "onnxruntime-1.32.0-int8", encoder.dims) == {}
+    assert store.reusable_vectors(folder, encoder.name, encoder.runtime, 128) == {}
+    (folder / "pairs.npy").write_bytes(b"damaged")
+    assert set(store.reusable_vectors(folder, encoder.name, encoder.runtime, encoder.dims)) == set(
+        seed_index.sentence_hashes + seed_index.chunk_hashes)
+    assert store.reusable_vectors(tmp_path / "nowhere", encoder.name, encoder.runtime, encoder.dims) == {}
