@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench.common import PIAF_ARTICLES, SEED, WORK, bench_settings
-from corpus.chunk import chunks, sentences
+from corpus.chunk import chunks, pairs, sentences
 from corpus.load import load
 from index import store
 
@@ -23,7 +23,7 @@ BARE_SAMPLE = 2000  # inputs timed bare: a fixed random sample of the PIAF build
 class BuildRow:
     corpus: str
     articles: int
-    passages: int  # sentences + chunks embedded
+    passages: int  # sentences + pairs + chunks embedded
     build_s: float  # cut, embed, index
     save_s: float
     passages_per_s: float
@@ -47,11 +47,12 @@ def index_folder(corpus: str, runtime: str, dims: int | None) -> Path:
 
 
 def _inputs(articles: list) -> list[tuple[str, str]]:  # noqa: ANN001
-    """(title, text) of every sentence and chunk, as the index embeds them."""
+    """(title, text) of every sentence, pair and chunk, as the index embeds them."""
     items = []
     for article in articles:
         sents = sentences(article)
         items += [(article.title, store.sentence_input(article, s)) for s in sents]
+        items += [(article.title, store.pair_input(article, sents[i], sents[j])) for i, j in pairs(article, sents)]
         items += [(article.title, store.chunk_input(article, c)) for c in chunks(article, sents)]
     return items
 

@@ -5,10 +5,17 @@ machine load hits all of them alike, and ratios are taken within the run. The tu
 what a reader of the sentence-transformers docs would run: ``SentenceTransformer(model).encode_query``
 in torch fp32. Inside ``answer()`` the encoder call is timed separately, so the overhead of the
 rest (search, sentence scoring, citations) is measured, not inferred.
+
+Loading torch and ONNX Runtime in one process makes each slower (their thread pools compete), so
+the service's runtime is also measured alone in a child process shaped like ``sourcier serve``:
+only that runtime loaded, its floor and ``answer()`` interleaved (``python -m bench.query RUNTIME``).
 """
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -45,6 +52,7 @@ class QueryResult:
     floor: dict[str, Timing]  # runtime → encode_queries([question])
     answer: dict[str, Timing]  # "runtime corpus" → answer(question)
     overhead: dict[str, Timing]  # answer() minus its own encoder call, per question
+    alone: dict[str, Any] = field(default_factory=dict)  # the service's runtime in a process of its own
     ratios: dict[str, float] = field(default_factory=dict)
 
 
@@ -104,4 +112,50 @@ def run(questions: list[str], runtimes: list[str], recommended: str, rounds: int
         result.ratios[f"floor {rt} / tutorial"] = round(result.floor[rt].p50 / result.tutorial.p50, 3)
     for key in answerers:
         result.ratios[f"answer {key} / floor"] = round(result.answer[key].p50 / result.floor[key.split()[0]].p50, 3)
+    del tutorial, encoders, answerers, systems
+    result.alone = run_alone(recommended, rounds)
     return result
+
+
+def run_alone(runtime: str, rounds: int) -> dict[str, Any]:
+    """The floor and ``answer()`` of ``runtime`` in a new process that loads nothing else."""
+    done = subprocess.run([sys.executable, "-m", "bench.query", runtime, str(rounds)], check=True,
+                          capture_output=True, text=True)
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def _alone(runtime: str, rounds: int) -> dict[str, Any]:
+    from bench.common import questions
+
+    qs = questions()
+    encoder = TimedEncoder(bench_settings(runtime=runtime).load_encoder())
+    answerers = {corpus: _answerer(runtime, corpus, encoder) for corpus in ("seed", "piaf-480")}
+    systems = {"floor": lambda q: encoder.encode_queries([q])}
+    systems.update({f"answer {corpus}": a.answer for corpus, a in answerers.items()})
+    for call in systems.values():
+        time_calls(call, qs[:WARMUP])
+    samples: dict[str, list[float]] = {name: [] for name in systems}
+    overhead: dict[str, list[float]] = {corpus: [] for corpus in answerers}
+    for _ in range(rounds):
+        for question in qs:
+            for name, call in systems.items():
+                samples[name] += time_calls(call, [question])
+                if name.startswith("answer "):
+                    overhead[name.removeprefix("answer ")].append(samples[name][-1] - encoder.samples[-1])
+    stats = {name: Timing.of(values) for name, values in samples.items()}
+    return {"runtime": runtime, "torch_loaded": "torch" in sys.modules, "questions": len(qs), "rounds": rounds,
+            "floor": stats["floor"], "answer": {c: stats[f"answer {c}"] for c in answerers},
+            "overhead": {c: Timing.of(v) for c, v in overhead.items()}}
+
+
+if __name__ == "__main__":
+    import os
+
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    from dataclasses import asdict
+
+    payload = _alone(sys.argv[1], int(sys.argv[2]))
+    payload = json.loads(json.dumps(payload, default=lambda v: asdict(v)))
+    print(json.dumps(payload))
