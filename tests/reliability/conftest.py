@@ -27,7 +27,8 @@ from tests.browser.conftest import free_ports
 from tests.conftest import FIXTURES, ROOT, SEED, FakeEncoder
 
 PORTS = range(8200, 8250)
-FAKE_ENV = {"SOURCIER_MODEL": FakeEncoder.name, "SOURCIER_THRESHOLD": "0.3"}
+# The fake stands in for the torch encoder (tests/reliability/fake_cli.py), so its servers run that runtime.
+FAKE_ENV = {"SOURCIER_MODEL": FakeEncoder.name, "SOURCIER_THRESHOLD": "0.3", "SOURCIER_RUNTIME": "torch"}
 ARTIFACTS = ROOT / "artifacts" / "reliability"
 
 
@@ -63,7 +64,7 @@ def fake_app_client(index: store.Index, encoder: FakeEncoder | None = None, **se
 @pytest.fixture(scope="module")
 def corpus_index() -> store.Index:
     """The seed article and the test fixtures (Markdown, HTML with scripts, JSONL), fake-encoded."""
-    return store.build(load([SEED, FIXTURES]), FakeEncoder(), store.IndexConfig(model=FakeEncoder.name))
+    return store.build(load([SEED, FIXTURES]), FakeEncoder(), store.IndexConfig(model=FakeEncoder.name, runtime="torch"))
 
 
 def damage(folder: Path, how: str) -> None:

@@ -3,7 +3,8 @@
 ``python -m tests.reliability.fake_cli build|serve ...`` runs the very code of ``sourcier build`` and
 ``sourcier serve`` (corpus loading, atomic save, uvicorn, lifespan, guard, hot reload, SQLite); only
 the encoder differs, so that load, fault and durability tests start a server in a second instead of
-loading a 1.2 GB model. Set ``SOURCIER_MODEL=fake-trigram`` and ``SOURCIER_THRESHOLD``; the optional
+loading a 1.2 GB model. Set ``SOURCIER_MODEL=fake-trigram``, ``SOURCIER_RUNTIME=torch`` (the encoder it
+replaces) and ``SOURCIER_THRESHOLD``; the optional
 ``SOURCIER_TEST_QUERY_DELAY`` (seconds) makes each question take that long, like the real model.
 """
 

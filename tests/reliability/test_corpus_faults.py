@@ -13,7 +13,7 @@ from tests.conftest import FIXTURES, SEED, FakeEncoder
 
 pytestmark = pytest.mark.reliability
 
-CONFIG = store.IndexConfig(model=FakeEncoder.name)
+CONFIG = store.IndexConfig(model=FakeEncoder.name, runtime="torch")
 BAD_FILES = {
     "vide.txt": (b"", "vide.txt: the file is empty"),
     "blanc.md": (b"  \n\t\n", "blanc.md: the file is empty"),

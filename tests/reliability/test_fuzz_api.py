@@ -28,7 +28,7 @@ from tests.reliability.conftest import assert_error_shape, assert_verbatim, fake
 pytestmark = pytest.mark.reliability
 
 TOKEN = "jeton-fuzz-0123456789abcdef"
-INDEX = store.build(load([SEED, FIXTURES]), FakeEncoder(), store.IndexConfig(model=FakeEncoder.name))
+INDEX = store.build(load([SEED, FIXTURES]), FakeEncoder(), store.IndexConfig(model=FakeEncoder.name, runtime="torch"))
 SCRATCH = Path(tempfile.mkdtemp(prefix="sourcier-fuzz-"))  # built at import: the per-test data folder is not set yet
 atexit.register(shutil.rmtree, SCRATCH, True)
 APP = create_app(Settings(editor_token=TOKEN, query_log=True, rate_limit=0, data_dir=SCRATCH, index_dir=SCRATCH),

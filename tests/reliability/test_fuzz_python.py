@@ -22,7 +22,7 @@ pytestmark = pytest.mark.reliability
 FUZZ = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow], database=None)
 CODES = {"invalid_question", "empty_question", "question_too_long", "invalid_top_k"}
 ENCODER = FakeEncoder()
-CONFIG = store.IndexConfig(model=FakeEncoder.name)
+CONFIG = store.IndexConfig(model=FakeEncoder.name, runtime="torch")
 INDEX = store.build(load([SEED, FIXTURES]), ENCODER, CONFIG)
 ANSWERER = Answerer(INDEX, ENCODER, threshold=0.3, base_url="http://test")
 ANYTHING = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(), st.binary(max_size=20),

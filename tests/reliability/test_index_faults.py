@@ -24,7 +24,7 @@ from tests.reliability.conftest import damage, process_env, run_cli
 
 pytestmark = pytest.mark.reliability
 
-CONFIG = store.IndexConfig(model=FakeEncoder.name)
+CONFIG = store.IndexConfig(model=FakeEncoder.name, runtime="torch")
 
 
 FAULTS = {"truncated": "does not match its hash", "tampered": "does not match its hash",
@@ -61,7 +61,7 @@ def folder(tmp_path):
 
 
 def settings_for(folder, **extra) -> Settings:
-    return Settings(model=FakeEncoder.name, threshold=0.3, index_dir=folder, **extra)
+    return Settings(model=FakeEncoder.name, threshold=0.3, index_dir=folder, runtime="torch", **extra)
 
 
 class State:

@@ -28,7 +28,7 @@ OPEN = {"rate_limit": "0", "max_inflight": "64"}  # one loopback client plays ma
 
 
 def fake_index(paths) -> store.Index:
-    return store.build(load(paths), FakeEncoder(), store.IndexConfig(model=FakeEncoder.name))
+    return store.build(load(paths), FakeEncoder(), store.IndexConfig(model=FakeEncoder.name, runtime="torch"))
 
 
 def test_load_at_concurrency_32_without_errors_or_memory_growth(served):
