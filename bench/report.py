@@ -105,7 +105,7 @@ def summary() -> str:
                round(top["latency"]["p95"] / top["latency"]["p50"], 2), "<=", 4)
     if build:
         b = build["result"]
-        lines += [f"## 4. Index build ({b['runtime']}, {b['dims']} dims; passages = sentences + chunks)", ""]
+        lines += [f"## 4. Index build ({b['runtime']}, {b['dims']} dims; passages = sentences + pairs + chunks)", ""]
         lines += _table(["corpus", "articles", "passages embedded", "build s", "save s", "passages/s"],
                         [[r["corpus"], r["articles"], r["passages"], r["build_s"], r["save_s"], r["passages_per_s"]]
                          for r in b["rows"]])
