@@ -76,6 +76,25 @@ def ensure_seed_index(runtime: str, encoder: Any) -> None:
         store.save(store.build(load([SEED]), encoder, settings.index_config()), folder)
 
 
+def _interleave(systems: dict[str, Any], answerers: dict[str, Answerer], questions: list[str],
+                rounds: int) -> tuple[dict[str, Timing], dict[str, Timing]]:
+    """Timings of every system (``"answer KEY"`` for ``answerers[KEY].answer``), each question through
+    all of them before the next, after a warm-up; and each answer()'s time beyond its own encoder call."""
+    for call in systems.values():
+        time_calls(call, questions[:WARMUP])
+    samples: dict[str, list[float]] = {name: [] for name in systems}
+    overhead: dict[str, list[float]] = {key: [] for key in answerers}
+    for _ in range(rounds):
+        for question in questions:
+            for name, call in systems.items():
+                samples[name] += time_calls(call, [question])
+                if name.startswith("answer "):
+                    key = name.removeprefix("answer ")
+                    overhead[key].append(samples[name][-1] - answerers[key].encoder.samples[-1])
+    return ({name: Timing.of(values) for name, values in samples.items()},
+            {key: Timing.of(values) for key, values in overhead.items()})
+
+
 def run(questions: list[str], runtimes: list[str], recommended: str, rounds: int = 2) -> QueryResult:
     from sentence_transformers import SentenceTransformer
 
@@ -92,22 +111,10 @@ def run(questions: list[str], runtimes: list[str], recommended: str, rounds: int
     systems = {"tutorial": tutorial.encode_query}
     systems.update({f"floor {rt}": (lambda q, e=e: e.encode_queries([q])) for rt, e in encoders.items()})
     systems.update({f"answer {key}": a.answer for key, a in answerers.items()})
-    for call in systems.values():
-        time_calls(call, questions[:WARMUP])
-    samples: dict[str, list[float]] = {name: [] for name in systems}
-    overhead: dict[str, list[float]] = {key: [] for key in answerers}
-    for _ in range(rounds):
-        for question in questions:
-            for name, call in systems.items():
-                samples[name] += time_calls(call, [question])
-                if name.startswith("answer "):
-                    key = name.removeprefix("answer ")
-                    overhead[key].append(samples[name][-1] - answerers[key].encoder.samples[-1])
-    stats = {name: Timing.of(values) for name, values in samples.items()}
+    stats, overhead = _interleave(systems, answerers, questions, rounds)
     result = QueryResult(len(questions), rounds, stats["tutorial"],
                          {rt: stats[f"floor {rt}"] for rt in runtimes},
-                         {key: stats[f"answer {key}"] for key in answerers},
-                         {key: Timing.of(values) for key, values in overhead.items()})
+                         {key: stats[f"answer {key}"] for key in answerers}, overhead)
     for rt in runtimes:
         result.ratios[f"floor {rt} / tutorial"] = round(result.floor[rt].p50 / result.tutorial.p50, 3)
     for key in answerers:
@@ -132,20 +139,9 @@ def _alone(runtime: str, rounds: int) -> dict[str, Any]:
     answerers = {corpus: _answerer(runtime, corpus, encoder) for corpus in ("seed", "piaf-480")}
     systems = {"floor": lambda q: encoder.encode_queries([q])}
     systems.update({f"answer {corpus}": a.answer for corpus, a in answerers.items()})
-    for call in systems.values():
-        time_calls(call, qs[:WARMUP])
-    samples: dict[str, list[float]] = {name: [] for name in systems}
-    overhead: dict[str, list[float]] = {corpus: [] for corpus in answerers}
-    for _ in range(rounds):
-        for question in qs:
-            for name, call in systems.items():
-                samples[name] += time_calls(call, [question])
-                if name.startswith("answer "):
-                    overhead[name.removeprefix("answer ")].append(samples[name][-1] - encoder.samples[-1])
-    stats = {name: Timing.of(values) for name, values in samples.items()}
+    stats, overhead = _interleave(systems, answerers, qs, rounds)
     return {"runtime": runtime, "torch_loaded": "torch" in sys.modules, "questions": len(qs), "rounds": rounds,
-            "floor": stats["floor"], "answer": {c: stats[f"answer {c}"] for c in answerers},
-            "overhead": {c: Timing.of(v) for c, v in overhead.items()}}
+            "floor": stats["floor"], "answer": {c: stats[f"answer {c}"] for c in answerers}, "overhead": overhead}
 
 
 if __name__ == "__main__":

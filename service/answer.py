@@ -225,7 +225,8 @@ class Answerer:
             row = index.pair_at.get(first)
             if row is None:
                 continue
-            other = index.sentences[first if first != pos else pos + 1]
+            first_pos, last_pos = index.pairs[row]
+            other = index.sentences[last_pos if first_pos == pos else first_pos]
             value = float(index.pair_vectors[row] @ query) - self.pair_length_cost * (other.end - other.start)
             if best_value is None or value > best_value:
                 best, best_value = index.pairs[row], value

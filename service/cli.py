@@ -39,9 +39,9 @@ def cmd_fetch_model(args: argparse.Namespace) -> int:
     path = resolve(settings.model, settings.model_cache)
     print(path)
     if settings.runtime != "torch":
-        from index.onnx import ensure_export
+        from index.onnx import PRECISIONS, ensure_export
 
-        print(ensure_export(Path(path), "int8" if settings.runtime == "onnx-int8" else "fp32"))
+        print(ensure_export(Path(path), PRECISIONS[settings.runtime]))
     return 0
 
 
