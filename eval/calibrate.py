@@ -75,7 +75,8 @@ def main(argv: list[str] | None = None) -> int:
              "settings": settings.index_config().__dict__ | {"sentence_weight": settings.sentence_weight,
                                                              "lexical_weight": settings.lexical_weight,
                                                              "pair_margin": settings.pair_margin,
-                                                             "pair_length_cost": settings.pair_length_cost},
+                                                             "pair_length_cost": settings.pair_length_cost,
+                                                             "number_penalty": settings.number_penalty},
              "rates": {name: rates(pos, neg, threshold) for name, (pos, neg) in scores.items()},
              "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
     print(json.dumps(entry, ensure_ascii=False, indent=2))

@@ -21,7 +21,7 @@ import numpy as np
 from corpus.load import Article
 from index.model import Encoder
 from index.store import Index
-from service.lexical import Overlap
+from service.lexical import Overlap, asks_quantity, has_number
 
 if TYPE_CHECKING:
     from service.settings import Settings
@@ -122,7 +122,8 @@ class Answerer:
 
     def __init__(self, index: Index, encoder: Encoder, threshold: float, base_url: str = "",
                  sentence_weight: float = 0.7, lexical_weight: float = 0.15, chunk_candidates: int = 5,
-                 sentence_candidates: int = 30, pair_margin: float = 0.02, pair_length_cost: float = 0.0001) -> None:
+                 sentence_candidates: int = 30, pair_margin: float = 0.01, pair_length_cost: float = 0.0001,
+                 number_penalty: float = 0.2) -> None:
         self.index = index
         self.encoder = encoder
         self.threshold = threshold
@@ -132,14 +133,18 @@ class Answerer:
         self.chunk_candidates = chunk_candidates
         self.sentence_candidates = sentence_candidates
         self.pair_margin, self.pair_length_cost = pair_margin, pair_length_cost
-        self.overlap = Overlap([index.articles[s.doc_id].text[s.start:s.end] for s in index.sentences])
+        self.number_penalty = number_penalty
+        texts = [index.articles[s.doc_id].text[s.start:s.end] for s in index.sentences]
+        self.overlap = Overlap(texts)
+        self.numbered = [has_number(text) for text in texts]
 
     @classmethod
     def from_settings(cls, index: Index, encoder: Encoder, settings: Settings, threshold: float | None = None) -> Answerer:
         """The Answerer the service runs, with the scoring weights and threshold of the settings."""
         return cls(index, encoder, settings.answer_threshold() if threshold is None else threshold,
                    settings.public_url, settings.sentence_weight, settings.lexical_weight,
-                   pair_margin=settings.pair_margin, pair_length_cost=settings.pair_length_cost)
+                   pair_margin=settings.pair_margin, pair_length_cost=settings.pair_length_cost,
+                   number_penalty=settings.number_penalty)
 
     def answer(self, question: str, top_k: int = 3, threshold: float | None = None) -> Result:
         """Answer ``question``; ``threshold`` overrides the calibrated one (the evaluation passes
@@ -163,6 +168,8 @@ class Answerer:
         if best.score < threshold:
             result.reason = (f"Les articles ne répondent pas assez précisément à cette question "
                              f"(meilleur score {best.score:.3f} < seuil {threshold:.3f}).")
+            if self._needs_number(question) and not self.numbered[best.first]:
+                result.reason += " La question demande un nombre ou une date ; le passage le plus proche n'en donne pas."
             return result
         result.answered = True
         result.answer = self._cite(best)
@@ -186,7 +193,8 @@ class Answerer:
         """The best ``top_k`` non-overlapping answers (sentences or pairs), best first.
 
         Candidates are the sentences of the top chunks and the nearest sentences; each scores
-        ``w × its similarity + (1 - w) × its best chunk's similarity + λ × lexical overlap``.
+        ``w × its similarity + (1 - w) × its best chunk's similarity + λ × lexical overlap``, less
+        the number penalty when the question asks for a quantity the sentence does not state.
         """
         index = self.index
         positions = {pos for pos, _ in index.search_sentences(query, self.sentence_candidates)}
@@ -195,6 +203,7 @@ class Answerer:
             first = index.sentence_pos[(chunk.doc_id, chunk.first)]
             positions.update(range(first, first + chunk.last - chunk.first + 1))
         weights = self.overlap.weights(question)
+        needs_number = self._needs_number(question)
         scores: dict[int, float] = {}
 
         def score(pos: int) -> float:
@@ -202,7 +211,8 @@ class Answerer:
                 own = float(index.sentence_vectors[pos] @ query)
                 chunk = max(float(index.chunk_vectors[c] @ query) for c in index.chunks_of_sentence[pos])
                 scores[pos] = (self.sentence_weight * own + (1 - self.sentence_weight) * chunk
-                               + self.lexical_weight * self.overlap.share(weights, pos))
+                               + self.lexical_weight * self.overlap.share(weights, pos)
+                               - (self.number_penalty if needs_number and not self.numbered[pos] else 0.0))
             return scores[pos]
 
         chosen: list[Candidate] = []
@@ -213,6 +223,9 @@ class Answerer:
                 if len(chosen) == top_k:
                     break
         return chosen
+
+    def _needs_number(self, question: str) -> bool:
+        return self.number_penalty > 0 and asks_quantity(question)
 
     def _extend(self, pos: int, query: np.ndarray) -> tuple[int, int]:
         """The sentence alone, or the pair (same paragraph) with the neighbour whose joint vector matches

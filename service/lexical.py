@@ -9,6 +9,7 @@ AUROC of the answer score 0.968 → 0.983; see eval/README.md).
 from __future__ import annotations
 
 import math
+import re
 from collections import Counter
 
 from corpus.text import terms
@@ -35,3 +36,27 @@ class Overlap:
             return 0.0
         found = self.sentence_terms[position]
         return sum(w for term, w in question_weights.items() if term in found) / total
+
+
+# Questions that ask for a number, a date or an amount ("Combien…", "En quelle année…", "Quel prix…").
+_QUANTITY = re.compile(
+    r"\b(?:combien|cb|(?:en|à|a|de|dans|depuis|vers) quel(?:le)?s? (?:annee|année|siecle|siècle|date|age|âge|"
+    r"epoque|époque|mois|jour|heure|decennie|décennie)|quel(?:le)?s? (?:annee|année|siecle|siècle|age|âge|date|"
+    r"pourcentage|proportion|nombre|quantite|quantité|superficie|surface|taille|hauteur|longueur|altitude|distance|"
+    r"duree|durée|prix|cout|coût|montant|dose|poids|vitesse|temperature|température|population|budget|salaire))\b",
+    re.IGNORECASE)
+# A number in digits (not glued to letters: "S1" is a name, not an amount) or in words.
+_NUMBER = re.compile(
+    r"(?<!\w)\d+(?:[.,]\d+)?(?!\w)|\b(?:deux|trois|quatre|cinq|six|sept|huit|neuf|dix|onze|douze|treize|"
+    r"quatorze|quinze|seize|vingt|trente|quarante|cinquante|soixante|cent|cents|mille|millions?|milliards?|"
+    r"dizaines?|centaines?|milliers?|moitié|tiers|quart)\b", re.IGNORECASE)
+
+
+def asks_quantity(question: str) -> bool:
+    """Whether the question asks for a number, a date or an amount: its answer must contain one."""
+    return _QUANTITY.search(question) is not None
+
+
+def has_number(text: str) -> bool:
+    """Whether the text states a number (digits or words), the shape of a quantity's answer."""
+    return _NUMBER.search(text) is not None

@@ -62,11 +62,14 @@ class Settings(BaseSettings):
                                    "in its score (the rest is its chunk's similarity).")
     lexical_weight: float = Field(0.15, ge=0, le=1, description="Weight of the share of the question's rare "
                                   "words found in the sentence (IDF-weighted, stemmed).")
-    pair_margin: float = Field(0.02, ge=0, description="A sentence is answered with its neighbour when the "
+    pair_margin: float = Field(0.01, ge=0, description="A sentence is answered with its neighbour when the "
                                "pair's similarity beats its own by this much (plus the length cost); 1 turns "
                                "pairs off except for fragments.")
     pair_length_cost: float = Field(0.0001, ge=0, description="Similarity each character the neighbour adds "
                                     "must pay for (0.0001: 0.01 per 100 characters), keeping answers short.")
+    number_penalty: float = Field(0.2, ge=0, description="Subtracted from the score of a sentence that states "
+                                  "no number when the question asks for one ('Combien…', 'En quelle année…', "
+                                  "'Quel prix…'); 0 turns the check off.")
     top_k: int = Field(3, ge=1, le=20, description="Default number of passages returned.")
     max_top_k: int = Field(20, ge=1, le=100, description="Largest top_k a request may ask for.")
     max_question_chars: int = Field(500, ge=1, description="Longest question accepted (characters).")
