@@ -46,10 +46,10 @@ TARGETS["piaf-ci"] = TARGETS["piaf"]
 # (eval/README.md has the latest numbers), so a change that makes answers worse fails the build
 # while the targets above, not all met yet, stay reported.
 FLOORS = {
-    "seed": {"answers.hit@1_unthresholded": (">=", 0.65), "abstention.auroc": (">=", 0.87),
+    "seed": {"answers.hit@1_unthresholded": (">=", 0.65), "abstention.auroc": (">=", 0.90),
              "answers.mean_chars": ("<=", 215.0)},
-    "piaf-ci": {"answers.hit@1_unthresholded": (">=", 0.68), "abstention.auroc": (">=", 0.97),
-                "retrieval.doc@1": (">=", 0.92), "answers.mean_chars": ("<=", 220.0)},
+    "piaf-ci": {"answers.hit@1_unthresholded": (">=", 0.69), "abstention.auroc": (">=", 0.97),
+                "retrieval.doc@1": (">=", 0.92), "answers.mean_chars": ("<=", 230.0)},
 }
 
 

@@ -105,3 +105,28 @@ def test_check_targets_passes_when_every_target_is_met():
     assert check_targets("seed", scores) == []
     scores["faithfulness"]["rate"] = 0.99
     assert check_targets("seed", scores) == ["faithfulness.rate = 0.990, target >= 1.0"]
+
+
+def test_explore_recomputes_the_services_own_choice(encoder, seed_index):
+    """eval.explore scores variants offline; its copy of the current score and pair rule must
+    give what Answerer.answer gives, question by question, or its comparisons mean nothing."""
+    import math
+
+    from eval.explore import answer_hit, current_score, gather
+    from eval.metrics import contains_gold
+
+    seed = load_set("seed")
+    answerer = Answerer(seed_index, encoder, threshold=0.3)
+    asked = gather(seed, answerer)
+    assert len(asked) == len(seed.questions)
+    hits = 0
+    for q, a in zip(seed.questions, asked):
+        scores = [current_score(answerer, u) for u in a.units]
+        best = a.units[scores.index(max(scores))]
+        served = answerer.answer(q.question, top_k=1, threshold=-math.inf).answer
+        assert served.score == round(max(scores), 4), q.id
+        c = served.citation
+        served_hit = contains_gold(Span(c.doc_id, c.start, c.end, served.text), q)
+        assert answer_hit(answerer, best)[0] == served_hit, q.id
+        hits += served_hit
+    assert hits > 10  # the comparison ran on questions the fake encoder answers

@@ -1,0 +1,207 @@
+"""Try answer-selection ideas offline: the candidates of every question are gathered once, with the
+signals each idea needs, then each variant is scored in seconds instead of re-running the encoder.
+
+    python -m eval.explore --set seed --set piaf-ci --set piaf
+
+The first variant, ``current``, recomputes the service's own choice (same candidates, same score,
+same pair rule) so its hit@1 must equal `sourcier eval`'s "hit@1 (no abstention)" on the same
+index — a check that the offline copy has not drifted (lengths here are over every answerable
+question, without abstention, so they differ slightly from the report's). The other variants are the ideas measured
+(eval/README.md): the service without its number check, and the dropped ones: a ranker learned on PIAF questions outside piaf-ci, a bonus for the
+article most of the nearest sentences come from, and extra abstention signals (held-out AUROC).
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+from collections import Counter
+from dataclasses import dataclass
+
+import numpy as np
+
+from corpus.text import terms
+from eval.run import eval_folder, eval_index
+from eval.sets import EvalSet, load_set
+from service.answer import SHORT_SENTENCE, Answerer
+from service.lexical import asks_quantity
+
+
+@dataclass
+class Unit:
+    """One candidate sentence of one question, with the signals the variants use."""
+    doc_id: str
+    own: float  # the sentence's similarity
+    chunk: float  # its best chunk's
+    lexical: float  # share of the question's IDF weight in the sentence
+    window: float  # ... in the sentence and its pair neighbours
+    article: float  # ... anywhere in its article
+    rank: int  # rank among the nearest sentences (30 when it came from a chunk only)
+    length: int
+    unnumbered: bool  # the question asks a number and the sentence states none
+    gold: bool  # the sentence contains a gold span
+    pairs: list[tuple[float, int, int, bool]]  # (pair similarity, neighbour length, pair length, holds gold)
+
+
+@dataclass
+class Asked:
+    answerable: bool
+    doc_id: str | None
+    top_chunk: float
+    units: list[Unit]
+
+
+def gather(eval_set: EvalSet, answerer: Answerer) -> list[Asked]:
+    """The candidates `Answerer._select` considers for every question, with their signals."""
+    index, overlap = answerer.index, answerer.overlap
+    article_terms = {d: frozenset(terms(a.text)) for d, a in index.articles.items()}
+    asked = []
+    for q in eval_set.questions:
+        query = answerer.encoder.encode_queries([q.question])[0]
+        chunk_hits = index.search_chunks(query, answerer.chunk_candidates)
+        nearest = index.search_sentences(query, answerer.sentence_candidates)
+        positions = {pos for pos, _ in nearest}
+        for c_pos, _ in chunk_hits:
+            chunk = index.chunks[c_pos]
+            first = index.sentence_pos[(chunk.doc_id, chunk.first)]
+            positions.update(range(first, first + chunk.last - chunk.first + 1))
+        weights = overlap.weights(q.question)
+        total = sum(weights.values()) or 1.0
+        rank = {pos: r for r, (pos, _) in enumerate(nearest)}
+        needs_number = asks_quantity(q.question)
+
+        def contains_gold(first: int, last: int) -> bool:
+            a, b = index.sentences[first], index.sentences[last]
+            return q.answerable and a.doc_id == q.doc_id and any(
+                a.start <= g.start and g.end <= b.end for g in q.answers)
+
+        units = []
+        for pos in sorted(positions):
+            sentence = index.sentences[pos]
+            window = set(overlap.sentence_terms[pos])
+            pairs = []
+            for start in (pos - 1, pos):
+                row = index.pair_at.get(start)
+                if row is not None:
+                    first, last = index.pairs[row]
+                    other = last if first == pos else first
+                    window |= overlap.sentence_terms[other]
+                    pairs.append((float(index.pair_vectors[row] @ query),
+                                  index.sentences[other].end - index.sentences[other].start,
+                                  index.sentences[last].end - index.sentences[first].start, contains_gold(first, last)))
+            units.append(Unit(
+                sentence.doc_id, float(index.sentence_vectors[pos] @ query),
+                max(float(index.chunk_vectors[c] @ query) for c in index.chunks_of_sentence[pos]),
+                overlap.share(weights, pos), sum(w for t, w in weights.items() if t in window) / total,
+                sum(w for t, w in weights.items() if t in article_terms[sentence.doc_id]) / total,
+                rank.get(pos, len(nearest)), sentence.end - sentence.start,
+                needs_number and not answerer.numbered[pos], contains_gold(pos, pos), pairs))
+        asked.append(Asked(q.answerable, q.doc_id, chunk_hits[0][1], units))
+    return asked
+
+
+def current_score(answerer: Answerer, unit: Unit) -> float:
+    return (answerer.sentence_weight * unit.own + (1 - answerer.sentence_weight) * unit.chunk
+            + answerer.lexical_weight * unit.lexical - (answerer.number_penalty if unit.unnumbered else 0.0))
+
+
+def answer_hit(answerer: Answerer, unit: Unit) -> tuple[bool, int]:
+    """Whether the answer built from this sentence (alone or paired, as `Answerer._extend` does)
+    holds a gold span, and its length."""
+    if not unit.pairs:
+        return unit.gold, unit.length
+    value, other, length, gold = max(unit.pairs, key=lambda p: p[0] - answerer.pair_length_cost * p[1])
+    if unit.length < SHORT_SENTENCE or value - answerer.pair_length_cost * other > unit.own + answerer.pair_margin:
+        return gold, length
+    return unit.gold, unit.length
+
+
+def features(unit: Unit, top_chunk: float) -> list[float]:
+    return [unit.own, unit.chunk, unit.lexical, unit.window, unit.article, 1 / (1 + unit.rank),
+            unit.chunk - top_chunk, math.log(unit.length + 1) / 6, float(unit.unnumbered)]
+
+
+def learn_ranker(asked: list[Asked], l2: float = 1e-3) -> np.ndarray:
+    """Weights of a linear score trained listwise (softmax over a question's candidates, the
+    gold-holding ones as targets) — the "learned ranker" variant."""
+    from scipy.optimize import minimize
+
+    data = []
+    for a in asked:
+        y = np.array([u.gold or any(p[3] for p in u.pairs) for u in a.units], dtype=float)
+        if y.any():
+            data.append((np.array([features(u, a.top_chunk) for u in a.units]), y))
+    stacked = np.concatenate([x for x, _ in data])
+    mean, scale = stacked.mean(0), stacked.std(0) + 1e-9
+
+    def loss(w: np.ndarray) -> tuple[float, np.ndarray]:
+        total, grad = 0.0, np.zeros_like(w)
+        for x, y in data:
+            z = (x - mean) / scale
+            s = z @ w
+            p = np.exp(s - s.max())
+            p /= p.sum()
+            target = p * y / (p * y).sum()
+            total -= math.log((p * y).sum() + 1e-12)
+            grad -= z.T @ (target - p)
+        return total / len(data) + l2 * w @ w, grad / len(data) + 2 * l2 * w
+
+    return minimize(loss, np.zeros(stacked.shape[1]), jac=True, method="L-BFGS-B").x / scale
+
+
+def report(name: str, variant: str, answerer: Answerer, asked: list[Asked], score) -> None:
+    hits, lengths, positives, negatives, docs = [], [], [], [], []
+    for a in asked:
+        scores = [score(u, a) for u in a.units]
+        best = a.units[int(np.argmax(scores))]
+        if a.answerable:
+            hit, length = answer_hit(answerer, best)
+            hits.append(hit), lengths.append(length), positives.append(max(scores)), docs.append(best.doc_id == a.doc_id)
+        else:
+            negatives.append(max(scores))
+    line = f"{name:8} {variant:24} hit@1 {np.mean(hits):.3f}  chars {np.mean(lengths):6.1f}  doc@1 {np.mean(docs):.3f}"
+    if negatives:
+        pos, neg = np.array(positives), np.array(negatives)
+        auroc = (pos[:, None] > neg[None, :]).mean() + 0.5 * (pos[:, None] == neg[None, :]).mean()
+        at_5 = (neg < np.quantile(pos, 0.05)).mean()
+        line += f"  AUROC {auroc:.3f}  abstain at 5 % false {at_5:.3f}"
+    print(line)
+
+
+def main() -> None:
+    from service.settings import Settings
+
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--set", action="append", required=True, help="seed, piaf-ci, piaf (repeatable)")
+    args = parser.parse_args()
+    settings = Settings()
+    encoder = settings.load_encoder()
+    gathered = {}
+    for name in args.set:
+        eval_set = load_set(name)
+        index = eval_index(eval_set, encoder, settings.index_config(), eval_folder(settings, eval_set))
+        answerer = Answerer.from_settings(index, encoder, settings)
+        gathered[name] = (answerer, gather(eval_set, answerer))
+    weights = None
+    if "piaf" in gathered and "piaf-ci" in gathered:
+        held_docs = {a.doc_id for a in gathered["piaf-ci"][1]}
+        weights = learn_ranker([a for a in gathered["piaf"][1] if a.answerable and a.doc_id not in held_docs])
+    for name, (answerer, asked) in gathered.items():
+        report(name, "current", answerer, asked, lambda u, a: current_score(answerer, u))
+        report(name, "no number check", answerer, asked,
+               lambda u, a: current_score(answerer, u) + (answerer.number_penalty if u.unnumbered else 0.0))
+
+        def article_bonus(u: Unit, a: Asked) -> float:
+            near = Counter(v.doc_id for v in a.units if v.rank < 10)
+            return current_score(answerer, u) + 0.05 * near[u.doc_id] / 10
+
+        report(name, "+0.05 nearest-article share", answerer, asked, article_bonus)
+        report(name, "+0.1 article word share", answerer, asked,
+               lambda u, a: current_score(answerer, u) + 0.1 * u.article)
+        if weights is not None and name != "piaf":  # piaf holds the training questions
+            w = weights
+            report(name, "learned ranker", answerer, asked, lambda u, a: float(np.dot(features(u, a.top_chunk), w)))
+
+
+if __name__ == "__main__":
+    main()
