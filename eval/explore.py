@@ -150,16 +150,20 @@ def learn_ranker(asked: list[Asked], l2: float = 1e-3) -> np.ndarray:
 
 
 def report(name: str, variant: str, answerer: Answerer, asked: list[Asked], score) -> None:
-    hits, lengths, positives, negatives, docs = [], [], [], [], []
+    hits, lengths, positives, negatives, docs, ceiling = [], [], [], [], [], []
     for a in asked:
         scores = [score(u, a) for u in a.units]
         best = a.units[int(np.argmax(scores))]
         if a.answerable:
             hit, length = answer_hit(answerer, best)
             hits.append(hit), lengths.append(length), positives.append(max(scores)), docs.append(best.doc_id == a.doc_id)
+            ceiling.append(best.gold or any(p[3] for p in best.pairs))
         else:
             negatives.append(max(scores))
-    line = f"{name:8} {variant:24} hit@1 {np.mean(hits):.3f}  chars {np.mean(lengths):6.1f}  doc@1 {np.mean(docs):.3f}"
+    # "pair ceiling": hit@1 if the best sentence always took the right neighbour (or none) — what a
+    # better pair rule could reach without changing the sentence ranking.
+    line = (f"{name:8} {variant:24} hit@1 {np.mean(hits):.3f}  chars {np.mean(lengths):6.1f}  "
+            f"doc@1 {np.mean(docs):.3f}  pair ceiling {np.mean(ceiling):.3f}")
     if negatives:
         pos, neg = np.array(positives), np.array(negatives)
         auroc = (pos[:, None] > neg[None, :]).mean() + 0.5 * (pos[:, None] == neg[None, :]).mean()
