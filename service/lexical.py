@@ -4,6 +4,10 @@ Dense similarity ranks sentences on meaning; the share of the question's rare co
 a sentence contains separates the one that actually holds the answer from its near neighbours, and
 lifts the score of questions the corpus really covers (measured on PIAF dev: hit@1 +1.3 points,
 AUROC of the answer score 0.968 → 0.983; see eval/README.md).
+
+The number check is the same kind of surface signal: a question asking "Combien…" or "En quelle
+année…" is not answered by a sentence that states no number, however close its meaning (measured on
+the seed set: AUROC 0.906 → 0.928, near-topic questions abstaining 66.7 % → 79.2 %).
 """
 
 from __future__ import annotations
