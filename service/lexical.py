@@ -7,7 +7,7 @@ AUROC of the answer score 0.968 → 0.983; see eval/README.md).
 
 The number check is the same kind of surface signal: a question asking "Combien…" or "En quelle
 année…" is not answered by a sentence that states no number, however close its meaning (measured on
-the seed set: AUROC 0.906 → 0.928, near-topic questions abstaining 66.7 % → 79.2 %).
+the seed set: AUROC 0.906 → 0.928, unanswerable questions abstaining 66.7 % → 79.2 %).
 """
 
 from __future__ import annotations
