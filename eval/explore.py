@@ -3,13 +3,13 @@ signals each idea needs, then each variant is scored in seconds instead of re-ru
 
     python -m eval.explore --set seed --set piaf-ci --set piaf
 
-The first variant, ``current``, recomputes the service's own choice (same candidates, same score,
-same pair rule) so its hit@1 must equal `sourcier eval`'s "hit@1 (no abstention)" on the same
-index — a check that the offline copy has not drifted (lengths here are over every answerable
-question, without abstention, so they differ slightly from the report's). The other variants are the ideas measured
-(eval/README.md): the service without its number check, and the dropped ones: a ranker learned on PIAF questions outside piaf-ci, a bonus for the
-article most of the nearest sentences come from, and extra abstention signals (held-out AUROC).
-"""
+Candidates, their scores and the answer each one would give (alone or paired) come from the
+service's own ``Answerer`` methods, so the ``current`` variant is the service's choice: its hit@1
+equals `sourcier eval`'s "hit@1 (no abstention)" on the same index (lengths here are over every
+answerable question, without abstention, so they differ slightly from the report's). The other
+variants are the ideas measured (eval/README.md): the service without its number check, and the
+dropped ones: a ranker learned on PIAF questions outside piaf-ci, a bonus for the article most of the
+nearest sentences come from, and the share of the question's words found in the article."""
 
 from __future__ import annotations
 
@@ -23,14 +23,14 @@ import numpy as np
 from corpus.text import terms
 from eval.run import eval_folder, eval_index
 from eval.sets import EvalSet, load_set
-from service.answer import SHORT_SENTENCE, Answerer
-from service.lexical import asks_quantity
+from service.answer import Answerer
 
 
 @dataclass
 class Unit:
     """One candidate sentence of one question, with the signals the variants use."""
     doc_id: str
+    score: float  # the service's score
     own: float  # the sentence's similarity
     chunk: float  # its best chunk's
     lexical: float  # share of the question's IDF weight in the sentence
@@ -38,9 +38,11 @@ class Unit:
     article: float  # ... anywhere in its article
     rank: int  # rank among the nearest sentences (30 when it came from a chunk only)
     length: int
-    unnumbered: bool  # the question asks a number and the sentence states none
+    unnumbered: bool  # the question asks a number and the sentence states none (score lowered)
     gold: bool  # the sentence contains a gold span
-    pairs: list[tuple[float, int, int, bool]]  # (pair similarity, neighbour length, pair length, holds gold)
+    pair_gold: bool  # one of its pairs contains a gold span
+    answer_gold: bool  # the answer the service builds from it (alone or paired) contains one
+    answer_length: int
 
 
 @dataclass
@@ -60,60 +62,36 @@ def gather(eval_set: EvalSet, answerer: Answerer) -> list[Asked]:
         query = answerer.encoder.encode_queries([q.question])[0]
         chunk_hits = index.search_chunks(query, answerer.chunk_candidates)
         nearest = index.search_sentences(query, answerer.sentence_candidates)
-        positions = {pos for pos, _ in nearest}
-        for c_pos, _ in chunk_hits:
-            chunk = index.chunks[c_pos]
-            first = index.sentence_pos[(chunk.doc_id, chunk.first)]
-            positions.update(range(first, first + chunk.last - chunk.first + 1))
         weights = overlap.weights(q.question)
         total = sum(weights.values()) or 1.0
         rank = {pos: r for r, (pos, _) in enumerate(nearest)}
-        needs_number = asks_quantity(q.question)
+        needs_number = answerer._needs_number(q.question)
 
         def contains_gold(first: int, last: int) -> bool:
             a, b = index.sentences[first], index.sentences[last]
             return q.answerable and a.doc_id == q.doc_id and any(
                 a.start <= g.start and g.end <= b.end for g in q.answers)
 
+        def share(found: set[str] | frozenset[str]) -> float:
+            return sum(w for t, w in weights.items() if t in found) / total
+
         units = []
-        for pos in sorted(positions):
+        for pos in sorted(answerer._candidates(nearest, chunk_hits)):
             sentence = index.sentences[pos]
-            window = set(overlap.sentence_terms[pos])
-            pairs = []
-            for start in (pos - 1, pos):
-                row = index.pair_at.get(start)
-                if row is not None:
-                    first, last = index.pairs[row]
-                    other = last if first == pos else first
-                    window |= overlap.sentence_terms[other]
-                    pairs.append((float(index.pair_vectors[row] @ query),
-                                  index.sentences[other].end - index.sentences[other].start,
-                                  index.sentences[last].end - index.sentences[first].start, contains_gold(first, last)))
+            pairs = [index.pairs[row] for row in (index.pair_at.get(pos - 1), index.pair_at.get(pos)) if row is not None]
+            window = set(overlap.sentence_terms[pos]).union(*(overlap.sentence_terms[p] for pair in pairs for p in pair))
+            first, last = answerer._extend(pos, query)
             units.append(Unit(
-                sentence.doc_id, float(index.sentence_vectors[pos] @ query),
+                sentence.doc_id, answerer._score(pos, query, weights, needs_number),
+                float(index.sentence_vectors[pos] @ query),
                 max(float(index.chunk_vectors[c] @ query) for c in index.chunks_of_sentence[pos]),
-                overlap.share(weights, pos), sum(w for t, w in weights.items() if t in window) / total,
-                sum(w for t, w in weights.items() if t in article_terms[sentence.doc_id]) / total,
+                overlap.share(weights, pos), share(window), share(article_terms[sentence.doc_id]),
                 rank.get(pos, len(nearest)), sentence.end - sentence.start,
-                needs_number and not answerer.numbered[pos], contains_gold(pos, pos), pairs))
+                needs_number and not answerer.numbered[pos], contains_gold(pos, pos),
+                any(contains_gold(*pair) for pair in pairs), contains_gold(first, last),
+                index.sentences[last].end - index.sentences[first].start))
         asked.append(Asked(q.answerable, q.doc_id, chunk_hits[0][1], units))
     return asked
-
-
-def current_score(answerer: Answerer, unit: Unit) -> float:
-    return (answerer.sentence_weight * unit.own + (1 - answerer.sentence_weight) * unit.chunk
-            + answerer.lexical_weight * unit.lexical - (answerer.number_penalty if unit.unnumbered else 0.0))
-
-
-def answer_hit(answerer: Answerer, unit: Unit) -> tuple[bool, int]:
-    """Whether the answer built from this sentence (alone or paired, as `Answerer._extend` does)
-    holds a gold span, and its length."""
-    if not unit.pairs:
-        return unit.gold, unit.length
-    value, other, length, gold = max(unit.pairs, key=lambda p: p[0] - answerer.pair_length_cost * p[1])
-    if unit.length < SHORT_SENTENCE or value - answerer.pair_length_cost * other > unit.own + answerer.pair_margin:
-        return gold, length
-    return unit.gold, unit.length
 
 
 def features(unit: Unit, top_chunk: float) -> list[float]:
@@ -128,7 +106,7 @@ def learn_ranker(asked: list[Asked], l2: float = 1e-3) -> np.ndarray:
 
     data = []
     for a in asked:
-        y = np.array([u.gold or any(p[3] for p in u.pairs) for u in a.units], dtype=float)
+        y = np.array([u.gold or u.pair_gold for u in a.units], dtype=float)
         if y.any():
             data.append((np.array([features(u, a.top_chunk) for u in a.units]), y))
     stacked = np.concatenate([x for x, _ in data])
@@ -149,15 +127,14 @@ def learn_ranker(asked: list[Asked], l2: float = 1e-3) -> np.ndarray:
     return minimize(loss, np.zeros(stacked.shape[1]), jac=True, method="L-BFGS-B").x / scale
 
 
-def report(name: str, variant: str, answerer: Answerer, asked: list[Asked], score) -> None:
+def report(name: str, variant: str, asked: list[Asked], score) -> None:
     hits, lengths, positives, negatives, docs, ceiling = [], [], [], [], [], []
     for a in asked:
         scores = [score(u, a) for u in a.units]
         best = a.units[int(np.argmax(scores))]
         if a.answerable:
-            hit, length = answer_hit(answerer, best)
-            hits.append(hit), lengths.append(length), positives.append(max(scores)), docs.append(best.doc_id == a.doc_id)
-            ceiling.append(best.gold or any(p[3] for p in best.pairs))
+            hits.append(best.answer_gold), lengths.append(best.answer_length), positives.append(max(scores))
+            docs.append(best.doc_id == a.doc_id), ceiling.append(best.gold or best.pair_gold)
         else:
             negatives.append(max(scores))
     # "pair ceiling": hit@1 if the best sentence always took the right neighbour (or none) — what a
@@ -191,21 +168,19 @@ def main() -> None:
         held_docs = {a.doc_id for a in gathered["piaf-ci"][1]}
         weights = learn_ranker([a for a in gathered["piaf"][1] if a.answerable and a.doc_id not in held_docs])
     for name, (answerer, asked) in gathered.items():
-        report(name, "current", answerer, asked, lambda u, a: current_score(answerer, u))
-        report(name, "no number check", answerer, asked,
-               lambda u, a: current_score(answerer, u) + (answerer.number_penalty if u.unnumbered else 0.0))
+        penalty = answerer.number_penalty
+        report(name, "current", asked, lambda u, a: u.score)
+        report(name, "no number check", asked, lambda u, a: u.score + (penalty if u.unnumbered else 0.0))
 
         def article_bonus(u: Unit, a: Asked) -> float:
             near = Counter(v.doc_id for v in a.units if v.rank < 10)
-            return current_score(answerer, u) + 0.05 * near[u.doc_id] / 10
+            return u.score + 0.05 * near[u.doc_id] / 10
 
-        report(name, "+0.05 nearest-article share", answerer, asked, article_bonus)
-        report(name, "+0.1 article word share", answerer, asked,
-               lambda u, a: current_score(answerer, u) + 0.1 * u.article)
+        report(name, "+0.05 nearest-article share", asked, article_bonus)
+        report(name, "+0.1 article word share", asked, lambda u, a: u.score + 0.1 * u.article)
         if weights is not None and name != "piaf":  # piaf holds the training questions
             w = weights
-            report(name, "learned ranker", answerer, asked, lambda u, a: float(np.dot(features(u, a.top_chunk), w)))
-
+            report(name, "learned ranker", asked, lambda u, a: float(np.dot(features(u, a.top_chunk), w)))
 
 if __name__ == "__main__":
     main()

@@ -196,33 +196,38 @@ class Answerer:
         ``w × its similarity + (1 - w) × its best chunk's similarity + λ × lexical overlap``, less
         the number penalty when the question asks for a quantity the sentence does not state.
         """
+        nearest = self.index.search_sentences(query, self.sentence_candidates)
+        positions = self._candidates(nearest, chunk_hits)
+        weights = self.overlap.weights(question)
+        needs_number = self._needs_number(question)
+        scores = {pos: self._score(pos, query, weights, needs_number) for pos in positions}
+        chosen: list[Candidate] = []
+        for pos in sorted(positions, key=lambda p: -scores[p]):
+            first, last = self._extend(pos, query)
+            if all(last < c.first or first > c.last for c in chosen):
+                chosen.append(Candidate(first, last, scores[pos]))
+                if len(chosen) == top_k:
+                    break
+        return chosen
+
+    def _candidates(self, nearest: list[tuple[int, float]], chunk_hits: list[tuple[int, float]]) -> set[int]:
+        """Positions of the nearest sentences and of every sentence of the top chunks."""
         index = self.index
-        positions = {pos for pos, _ in index.search_sentences(query, self.sentence_candidates)}
+        positions = {pos for pos, _ in nearest}
         for c_pos, _ in chunk_hits[: self.chunk_candidates]:
             chunk = index.chunks[c_pos]
             first = index.sentence_pos[(chunk.doc_id, chunk.first)]
             positions.update(range(first, first + chunk.last - chunk.first + 1))
-        weights = self.overlap.weights(question)
-        needs_number = self._needs_number(question)
-        scores: dict[int, float] = {}
+        return positions
 
-        def score(pos: int) -> float:
-            if pos not in scores:
-                own = float(index.sentence_vectors[pos] @ query)
-                chunk = max(float(index.chunk_vectors[c] @ query) for c in index.chunks_of_sentence[pos])
-                scores[pos] = (self.sentence_weight * own + (1 - self.sentence_weight) * chunk
-                               + self.lexical_weight * self.overlap.share(weights, pos)
-                               - (self.number_penalty if needs_number and not self.numbered[pos] else 0.0))
-            return scores[pos]
-
-        chosen: list[Candidate] = []
-        for pos in sorted(positions, key=lambda p: -score(p)):
-            first, last = self._extend(pos, query)
-            if all(last < c.first or first > c.last for c in chosen):
-                chosen.append(Candidate(first, last, score(pos)))
-                if len(chosen) == top_k:
-                    break
-        return chosen
+    def _score(self, pos: int, query: np.ndarray, weights: dict[str, float], needs_number: bool) -> float:
+        """The candidate sentence's score (see ``_select``)."""
+        index = self.index
+        own = float(index.sentence_vectors[pos] @ query)
+        chunk = max(float(index.chunk_vectors[c] @ query) for c in index.chunks_of_sentence[pos])
+        return (self.sentence_weight * own + (1 - self.sentence_weight) * chunk
+                + self.lexical_weight * self.overlap.share(weights, pos)
+                - (self.number_penalty if needs_number and not self.numbered[pos] else 0.0))
 
     def _needs_number(self, question: str) -> bool:
         return self.number_penalty > 0 and asks_quantity(question)
