@@ -69,11 +69,14 @@ def _eval(set_name: str, runtime: str, dims: int | None) -> dict:
            "HF_HUB_OFFLINE": "1", "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "SOURCIER_THREADS": "1"}
     env.pop("SOURCIER_DIMS", None)
     if dims:
-        from service.settings import Settings, calibrated_threshold
+        from service.core.calibration import CalibrationError
+        from service.settings import Settings
 
         env["SOURCIER_DIMS"] = str(dims)
-        if calibrated_threshold(Settings().model, runtime, dims) is None:
-            env["SOURCIER_THRESHOLD"] = str(calibrated_threshold(Settings().model, runtime, None))
+        try:
+            Settings(runtime=runtime, dims=dims).answer_config()
+        except CalibrationError:  # no threshold of its own: the full size's
+            env["SOURCIER_THRESHOLD"] = str(Settings(runtime=runtime, dims=None).answer_config().threshold)
     subprocess.run([sys.executable, "-m", "service.cli", "eval", "--set", set_name, "--no-baselines", "--quiet",
                     "--json", str(out), "--index", str(_folder(set_name, runtime, dims))], cwd=ROOT, env=env, check=True,
                    stdout=subprocess.DEVNULL)

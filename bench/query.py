@@ -25,7 +25,7 @@ import numpy as np
 from bench.build import index_folder
 from bench.common import Timing, bench_settings, time_calls
 from index import store
-from service.answer import Answerer
+from service.core import Answerer
 
 WARMUP = 5
 
@@ -60,7 +60,7 @@ def _answerer(runtime: str, corpus: str, encoder: TimedEncoder) -> Answerer:
     settings = bench_settings(runtime=runtime)
     index = store.load(index_folder(corpus, runtime, None), settings.index_config(), encoder.name, encoder.dims,
                        runtime=encoder.runtime)
-    return Answerer.from_settings(index, encoder, settings)
+    return Answerer(index, encoder, settings.answer_config())
 
 
 def ensure_seed_index(runtime: str, encoder: Any) -> None:

@@ -1,6 +1,6 @@
-"""Choose the abstention threshold on data and record it in ``service/calibration.json``.
+"""Choose the abstention threshold on data and record it in ``service/core/calibration.json``.
 
-``python -m eval.calibrate --set seed --set piaf`` runs Sourcier on the sets without abstaining,
+``python -m eval.calibrate --set seed --set piaf-ci`` runs Sourcier on the sets without abstaining,
 then picks the score threshold that maximises balanced accuracy — the mean of "unanswerable
 questions abstain" and "answerable questions are answered" — over all their questions, among the
 thresholds that falsely abstain on at most 5 % of the answerable ones (``--max-false-abstain``, the
@@ -19,8 +19,9 @@ import time
 
 from eval.run import SourcierSystem, eval_folder, eval_index, predict_all
 from eval.sets import load_set
-from service.answer import Answerer
-from service.settings import CALIBRATION_FILE, Settings, calibration_key
+from service.core import Answerer
+from service.core.calibration import CALIBRATION_FILE, calibration_key, read_calibrations
+from service.settings import Settings
 
 
 def balanced_threshold(answerable: list[float], unanswerable: list[float], max_false_abstain: float = 1.0) -> float:
@@ -50,7 +51,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--set", action="append", required=True, help="calibration set (repeatable)")
     parser.add_argument("--max-false-abstain", type=float, default=0.05,
                         help="largest share of answerable questions the threshold may abstain on (default 0.05)")
-    parser.add_argument("--write", action="store_true", help="record the threshold in service/calibration.json")
+    parser.add_argument("--write", action="store_true", help="record the threshold in service/core/calibration.json")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
     settings = Settings()
@@ -60,7 +61,7 @@ def main(argv: list[str] | None = None) -> int:
         eval_set = load_set(name)
         folder = eval_folder(settings, eval_set)
         index = eval_index(eval_set, encoder, settings.index_config(), folder, progress=True)
-        answerer = Answerer.from_settings(index, encoder, settings, threshold=0.0)
+        answerer = Answerer(index, encoder, settings.answer_config(threshold=0.0))
         predictions = predict_all(SourcierSystem(answerer), eval_set, progress=True)
         pos = [p.score for q, p in zip(eval_set.questions, predictions) if q.answerable]
         neg = [p.score for q, p in zip(eval_set.questions, predictions) if not q.answerable]
@@ -72,16 +73,12 @@ def main(argv: list[str] | None = None) -> int:
              "rule": "maximises balanced accuracy (abstain rate on unanswerable + answer rate on answerable) / 2 "
                      f"among thresholds that falsely abstain on at most {args.max_false_abstain:.0%} of the "
                      "answerable questions of the sets together",
-             "settings": settings.index_config().__dict__ | {"sentence_weight": settings.sentence_weight,
-                                                             "lexical_weight": settings.lexical_weight,
-                                                             "pair_margin": settings.pair_margin,
-                                                             "pair_length_cost": settings.pair_length_cost,
-                                                             "number_penalty": settings.number_penalty},
+             "settings": settings.calibrated_settings(),
              "rates": {name: rates(pos, neg, threshold) for name, (pos, neg) in scores.items()},
              "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
     print(json.dumps(entry, ensure_ascii=False, indent=2))
     if args.write:
-        data = json.loads(CALIBRATION_FILE.read_text(encoding="utf-8")) if CALIBRATION_FILE.is_file() else {}
+        data = read_calibrations()
         data[calibration_key(settings.model, settings.runtime, settings.dims)] = entry
         CALIBRATION_FILE.write_text(json.dumps(data, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     return 0

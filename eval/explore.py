@@ -4,7 +4,7 @@ signals each idea needs, then each variant is scored in seconds instead of re-ru
     python -m eval.explore --set seed --set piaf-ci --set piaf
 
 Candidates, their scores and the answer each one would give (alone or paired) come from the
-service's own ``Answerer`` methods, so the ``current`` variant is the service's choice: its hit@1
+service's own ``Answerer.candidates``, so the ``current`` variant is the service's choice: its hit@1
 equals `sourcier eval`'s "hit@1 (no abstention)" on the same index (lengths here are over every
 answerable question, without abstention, so they differ slightly from the report's). The other
 variants are the ideas measured (eval/README.md): the service without its number check, and the
@@ -23,7 +23,7 @@ import numpy as np
 from corpus.text import terms
 from eval.run import eval_folder, eval_index
 from eval.sets import EvalSet, load_set
-from service.answer import Answerer
+from service.core import Answerer
 
 
 @dataclass
@@ -54,43 +54,37 @@ class Asked:
 
 
 def gather(eval_set: EvalSet, answerer: Answerer) -> list[Asked]:
-    """The candidates `Answerer._select` considers for every question, with their signals."""
+    """The candidates the service considers for every question (``Answerer.candidates``), with the
+    signals of the variants."""
     index, overlap = answerer.index, answerer.overlap
     article_terms = {d: frozenset(terms(a.text)) for d, a in index.articles.items()}
     asked = []
     for q in eval_set.questions:
-        query = answerer.encoder.encode_queries([q.question])[0]
-        chunk_hits = index.search_chunks(query, answerer.chunk_candidates)
-        nearest = index.search_sentences(query, answerer.sentence_candidates)
+        found = answerer.candidates(q.question)
         weights = overlap.weights(q.question)
         total = sum(weights.values()) or 1.0
-        rank = {pos: r for r, (pos, _) in enumerate(nearest)}
-        needs_number = answerer._needs_number(q.question)
 
         def contains_gold(first: int, last: int) -> bool:
             a, b = index.sentences[first], index.sentences[last]
             return q.answerable and a.doc_id == q.doc_id and any(
                 a.start <= g.start and g.end <= b.end for g in q.answers)
 
-        def share(found: set[str] | frozenset[str]) -> float:
-            return sum(w for t, w in weights.items() if t in found) / total
+        def share(found_terms: set[str] | frozenset[str]) -> float:
+            return sum(w for t, w in weights.items() if t in found_terms) / total
 
         units = []
-        for pos in sorted(answerer._candidates(nearest, chunk_hits)):
-            sentence = index.sentences[pos]
-            pairs = [index.pairs[row] for row in (index.pair_at.get(pos - 1), index.pair_at.get(pos)) if row is not None]
-            window = set(overlap.sentence_terms[pos]).union(*(overlap.sentence_terms[p] for pair in pairs for p in pair))
-            first, last = answerer._extend(pos, query)
+        for c in sorted(found.ranked, key=lambda c: c.pos):
+            sentence = index.sentences[c.pos]
+            pairs = [index.pairs[row] for row in (index.pair_at.get(c.pos - 1), index.pair_at.get(c.pos))
+                     if row is not None]
+            window = set(overlap.sentence_terms[c.pos]).union(
+                *(overlap.sentence_terms[p] for pair in pairs for p in pair))
             units.append(Unit(
-                sentence.doc_id, answerer._score(pos, query, weights, needs_number),
-                float(index.sentence_vectors[pos] @ query),
-                max(float(index.chunk_vectors[c] @ query) for c in index.chunks_of_sentence[pos]),
-                overlap.share(weights, pos), share(window), share(article_terms[sentence.doc_id]),
-                rank.get(pos, len(nearest)), sentence.end - sentence.start,
-                needs_number and not answerer.numbered[pos], contains_gold(pos, pos),
-                any(contains_gold(*pair) for pair in pairs), contains_gold(first, last),
-                index.sentences[last].end - index.sentences[first].start))
-        asked.append(Asked(q.answerable, q.doc_id, chunk_hits[0][1], units))
+                sentence.doc_id, c.score, c.own, c.chunk, c.lexical, share(window),
+                share(article_terms[sentence.doc_id]), c.rank, sentence.end - sentence.start,
+                c.unnumbered, contains_gold(c.pos, c.pos), any(contains_gold(*pair) for pair in pairs),
+                contains_gold(c.first, c.last), index.sentences[c.last].end - index.sentences[c.first].start))
+        asked.append(Asked(q.answerable, q.doc_id, found.chunk_hits[0][1], units))
     return asked
 
 
@@ -161,14 +155,14 @@ def main() -> None:
     for name in args.set:
         eval_set = load_set(name)
         index = eval_index(eval_set, encoder, settings.index_config(), eval_folder(settings, eval_set))
-        answerer = Answerer.from_settings(index, encoder, settings)
+        answerer = Answerer(index, encoder, settings.answer_config())
         gathered[name] = (answerer, gather(eval_set, answerer))
     weights = None
     if "piaf" in gathered and "piaf-ci" in gathered:
         held_docs = {a.doc_id for a in gathered["piaf-ci"][1]}
         weights = learn_ranker([a for a in gathered["piaf"][1] if a.answerable and a.doc_id not in held_docs])
     for name, (answerer, asked) in gathered.items():
-        penalty = answerer.number_penalty
+        penalty = answerer.config.number_penalty
         report(name, "current", asked, lambda u, a: u.score)
         report(name, "no number check", asked, lambda u, a: u.score + (penalty if u.unnumbered else 0.0))
 

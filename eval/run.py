@@ -1,7 +1,7 @@
 """The evaluation runner: build (or reuse) the set's index, ask every question with Sourcier and
 the baselines, score them with the same code, check the targets.
 
-Used by ``sourcier eval`` and by the editors' coverage report.
+Used by ``sourcier eval``, ``eval.calibrate`` and ``eval.explore``.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from eval.sets import EvalSet
 from index import store
 from index.model import Encoder
 from index.store import IndexConfig
-from service.answer import Answerer
+from service.core import Answerer
 
 if TYPE_CHECKING:
     from service.settings import Settings
@@ -170,7 +170,7 @@ def run_set(settings: Settings, set_name: str, sample: int | None = None, index_
     work = settings.data_dir.parent / "eval"
     folder = index_dir or eval_folder(settings, eval_set)
     index = eval_index(eval_set, encoder, settings.index_config(), folder, progress)
-    answerer = Answerer.from_settings(index, encoder, settings)
+    answerer = Answerer(index, encoder, settings.answer_config())
     baselines: list[System] = []
     if with_baselines:
         cache = work / "cache" / f"tutorial-{encoder.name}-{encoder.runtime}-{encoder.dims}"

@@ -10,13 +10,16 @@ import sys
 from contextlib import ExitStack
 from dataclasses import asdict
 from pathlib import Path
-from typing import Any, Iterator, TextIO
+from typing import TYPE_CHECKING, Any, Iterator, TextIO
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 from service.settings import ROOT, Settings  # noqa: E402
+
+if TYPE_CHECKING:
+    from service.core import Answerer, Result
 
 log = logging.getLogger("sourcier")
 
@@ -90,24 +93,27 @@ def _read_batch(handle: TextIO) -> Iterator[tuple[int, dict[str, Any] | None, st
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
-    from service.answer import QuestionError, check_question, load_answerer
+    from service.core import QuestionError, check_question
+    from service.startup import load_answerer
+    from service.web.errors import envelope
 
     settings = _settings(args)
     answerer = load_answerer(settings)
+    top_k = settings.top_k if args.top_k is None else args.top_k
     if args.batch:
         return _ask_batch(args, settings, answerer)
     if not args.question:
         print("sourcier ask: give a QUESTION or --batch FILE", file=sys.stderr)
         return 2
     try:
-        question = check_question(args.question, args.top_k, settings.max_question_chars, settings.max_top_k)
+        question = check_question(args.question, top_k, settings.limits())
     except QuestionError as exc:
         if args.json:
-            print(json.dumps({"error": {"code": exc.code, "message": exc.message}}, ensure_ascii=False))
+            print(json.dumps(envelope(exc.code, exc.message), ensure_ascii=False))
         else:
             print(f"erreur : {exc.message}", file=sys.stderr)
         return 1
-    result = answerer.answer(question, args.top_k)
+    result = answerer.answer(question, top_k)
     if args.json:
         print(json.dumps(asdict(result), ensure_ascii=False, indent=2))
     else:
@@ -115,12 +121,14 @@ def cmd_ask(args: argparse.Namespace) -> int:
     return 0
 
 
-def _ask_batch(args: argparse.Namespace, settings: Settings, answerer: Any) -> int:
+def _ask_batch(args: argparse.Namespace, settings: Settings, answerer: Answerer) -> int:
     from tqdm import tqdm
 
-    from service.answer import QuestionError, check_question
+    from service.core import QuestionError, check_question
+    from service.web.errors import envelope
 
     failures = 0
+    default_top_k = settings.top_k if args.top_k is None else args.top_k
     with ExitStack() as stack:
         source = sys.stdin if args.batch == "-" else stack.enter_context(open(args.batch, encoding="utf-8"))
         out = stack.enter_context(open(args.out, "w", encoding="utf-8")) if args.out else sys.stdout
@@ -130,19 +138,19 @@ def _ask_batch(args: argparse.Namespace, settings: Settings, answerer: Any) -> i
             try:
                 if problem:
                     raise QuestionError("invalid_line", problem)
-                question = check_question(record.get("question"), record.get("top_k", args.top_k),
-                                          settings.max_question_chars, settings.max_top_k)
-                line: dict[str, Any] = {"id": ident, **asdict(answerer.answer(question, record.get("top_k", args.top_k)))}
+                top_k = record.get("top_k", default_top_k)
+                question = check_question(record.get("question"), top_k, settings.limits())
+                line: dict[str, Any] = {"id": ident, **asdict(answerer.answer(question, top_k))}
             except QuestionError as exc:
                 failures += 1
-                line = {"id": ident, "error": {"code": exc.code, "message": exc.message}}
+                line = {"id": ident, **envelope(exc.code, exc.message)}
             out.write(json.dumps(line, ensure_ascii=False) + "\n")
     if failures:
         log.warning("%d line(s) could not be asked (see their \"error\")", failures)
     return 0
 
 
-def format_result(result: Any) -> str:
+def format_result(result: Result) -> str:
     """Human-readable answer: the verbatim sentence, then its citation."""
     lines = []
     if result.answered:
@@ -165,8 +173,8 @@ def format_result(result: Any) -> str:
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from service.answer import load_answerer
-    from service.api import create_app
+    from service.startup import load_answerer
+    from service.web.app import create_app
 
     settings = _settings(args)
     host = args.host or settings.host
@@ -221,14 +229,16 @@ def cmd_eval(args: argparse.Namespace) -> int:
 
 def cmd_coverage(args: argparse.Namespace) -> int:
     """Editors' coverage report from a question file or the query log; or what changed between two."""
-    from eval import coverage as cov
-    from eval.coverage_report import format_comparison, format_summary, write_reports
-    from service.answer import load_answerer
+    from service.coverage import report as cov
+    from service.coverage.compare import compare_reports, load_report
+    from service.coverage.questions import period
+    from service.coverage.render import format_comparison, format_summary, write_reports
     from service.db import Database
+    from service.startup import load_answerer
 
     if args.compare:
-        old, new = (cov.load_report(Path(p)) for p in args.compare)
-        print(format_comparison(cov.compare_reports(old, new)))
+        old, new = (load_report(Path(p)) for p in args.compare)
+        print(format_comparison(compare_reports(old, new)))
         return 0
     if bool(args.questions) == bool(args.from_log):
         print("sourcier coverage: give a QUESTIONS_FILE, --from-log or --compare OLD NEW", file=sys.stderr)
@@ -236,7 +246,7 @@ def cmd_coverage(args: argparse.Namespace) -> int:
     settings = _settings(args)
     options = cov.Options.from_settings(settings)
     if args.from_log:
-        since, until = cov.period(args.since, args.until, args.days)
+        since, until = period(args.since, args.until, args.days)
         if not (settings.data_dir / "sourcier.db").is_file():
             print(f"sourcier coverage: no query log in {settings.data_dir} (set SOURCIER_QUERY_LOG=true on the "
                   "service)", file=sys.stderr)
@@ -272,7 +282,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print the /api/ask JSON body")
     p.add_argument("--batch", help="JSONL file of {\"question\", \"id\"?} lines ('-' for stdin)")
     p.add_argument("--out", help="with --batch: write JSONL here instead of stdout")
-    p.add_argument("--top-k", type=int, default=3)
+    p.add_argument("--top-k", type=int, help="passages (and answers) to return (default: the setting top_k)")
     p.add_argument("--index", help="index folder")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_ask)

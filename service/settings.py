@@ -3,36 +3,20 @@
 
 from __future__ import annotations
 
-import json
+from dataclasses import asdict, replace
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from index.model import Encoder
 from index.store import IndexConfig
+from service.core.calibration import calibrated_threshold
+from service.core.config import AnswerConfig, Limits
 
 ROOT = Path(__file__).resolve().parents[1]
-CALIBRATION_FILE = ROOT / "service" / "calibration.json"
-
-
-def calibration_key(model: str, runtime: str, dims: int | None) -> str:
-    """Scores shift with the runtime (int8 moves vectors) and the size, so each has its own threshold."""
-    return f"{model} {runtime} {dims or 'full'}"
-
-
-def calibrated_threshold(model: str, runtime: str = "torch", dims: int | None = None) -> float | None:
-    """The abstention threshold chosen on data for this model, runtime and size (see ``eval/calibrate.py``).
-    ``onnx`` fp32 uses torch's when it has none of its own: its vectors equal torch's (cosine ≥ 0.999,
-    checked at export)."""
-    if not CALIBRATION_FILE.is_file():
-        return None
-    data = json.loads(CALIBRATION_FILE.read_text(encoding="utf-8"))
-    entry = data.get(calibration_key(model, runtime, dims))
-    if entry is None and runtime == "onnx":
-        entry = data.get(calibration_key(model, "torch", dims))
-    return float(entry["threshold"]) if entry else None
 
 
 class Settings(BaseSettings):
@@ -57,11 +41,16 @@ class Settings(BaseSettings):
                              "(Matryoshka, e.g. 256 for a 3x smaller index); unset: the model's full size.")
     threads: int = Field(0, ge=0, description="ONNX Runtime threads per encoder call; 0: one per core.")
     threshold: float | None = Field(None, description="Abstain below this answer score; default: the value "
-                                    "calibrated for the model, runtime and dims in service/calibration.json.")
+                                    "calibrated for the model, runtime, dims and scoring settings in service/core/calibration.json (refused "
+                                    "when they differ from the ones it was fitted with).")
     sentence_weight: float = Field(0.7, ge=0, le=1, description="Weight of the sentence's own similarity "
                                    "in its score (the rest is its chunk's similarity).")
     lexical_weight: float = Field(0.15, ge=0, le=1, description="Weight of the share of the question's rare "
                                   "words found in the sentence (IDF-weighted, stemmed).")
+    chunk_candidates: int = Field(5, ge=1, le=100, description="Chunks whose sentences are all answer "
+                                  "candidates (besides the nearest sentences).")
+    sentence_candidates: int = Field(30, ge=1, le=500, description="Nearest sentences taken as answer "
+                                     "candidates.")
     pair_margin: float = Field(0.01, ge=0, description="A sentence is answered with its neighbour when the "
                                "pair's similarity beats its own by this much (plus the length cost); 1 turns "
                                "pairs off except for fragments.")
@@ -113,14 +102,28 @@ class Settings(BaseSettings):
         return model.load_encoder(model.resolve(self.model, self.model_cache), self.runtime, self.dims,
                                   self.batch_size, self.threads)
 
-    def answer_threshold(self) -> float:
-        if self.threshold is not None:
-            return self.threshold
-        calibrated = calibrated_threshold(self.model, self.runtime, self.dims)
-        if calibrated is None:
-            raise ValueError(f"no calibrated threshold for {calibration_key(self.model, self.runtime, self.dims)!r}: "
-                             "set SOURCIER_THRESHOLD or run `python -m eval.calibrate --set seed --set piaf-ci --write`")
-        return calibrated
+    def limits(self) -> Limits:
+        return Limits(self.max_question_chars, self.max_top_k)
+
+    def answer_config(self, threshold: float | None = None) -> AnswerConfig:
+        """The answering core's frozen configuration. The threshold is ``threshold``, else the
+        setting, else the calibrated one — refused (CalibrationError) when it was fitted with
+        other scoring settings."""
+        config = AnswerConfig(
+            threshold=0.0, base_url=self.public_url, top_k=self.top_k, limits=self.limits(),
+            sentence_weight=self.sentence_weight, lexical_weight=self.lexical_weight,
+            chunk_candidates=self.chunk_candidates, sentence_candidates=self.sentence_candidates,
+            pair_margin=self.pair_margin, pair_length_cost=self.pair_length_cost, number_penalty=self.number_penalty)
+        if threshold is None:
+            threshold = self.threshold
+        if threshold is None:
+            threshold = calibrated_threshold(self.calibrated_settings(config))
+        return replace(config, threshold=threshold)
+
+    def calibrated_settings(self, config: AnswerConfig | None = None) -> dict[str, Any]:
+        """What a calibrated threshold depends on: the index settings and the scoring ones."""
+        scoring = (config or self.answer_config(threshold=0.0)).scoring()
+        return asdict(self.index_config()) | scoring
 
 
 @lru_cache

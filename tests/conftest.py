@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -12,11 +14,18 @@ from corpus.load import load
 from corpus.text import normalize
 from index import store
 from index.store import IndexConfig
-from service.answer import Answerer
+from service.core import Answerer
+from service.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[1]
 SEED = ROOT / "corpus" / "articles" / "contractions-muscle-mollet.txt"
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
+
+
+def make_answerer(index: store.Index, encoder: Any, threshold: float, base_url: str = "", **scoring: Any) -> Answerer:
+    """An Answerer with the settings' defaults, the given threshold, base URL and scoring overrides
+    (``pair_margin=1.0``, ``number_penalty=0.0``...)."""
+    return Answerer(index, encoder, replace(Settings().answer_config(threshold), base_url=base_url, **scoring))
 
 
 class FakeEncoder:
@@ -76,4 +85,4 @@ def seed_index(seed_articles, encoder, config):
 
 @pytest.fixture
 def answerer(seed_index, encoder) -> Answerer:
-    return Answerer(seed_index, encoder, threshold=0.3, base_url="http://test")
+    return make_answerer(seed_index, encoder, threshold=0.3, base_url="http://test")

@@ -2,8 +2,11 @@ import pytest
 
 from corpus.load import load
 from index import store
-from service.answer import Answerer, QuestionError, check_question, passage_url
-from tests.conftest import FIXTURES
+from service.settings import Settings
+from service.core import Answerer, QuestionError, check_question, passage_url
+from tests.conftest import FIXTURES, make_answerer
+
+LIMITS = Settings().limits()
 
 QUESTIONS = [
     "Quel nerf innerve le mollet ?", "tendon dachile", "mollet qui tremble pourquoi", "hernie discale S1",
@@ -39,7 +42,7 @@ def test_answers_come_from_the_matching_sentence(answerer):
 
 
 def test_abstains_below_the_threshold_with_a_reason(seed_index, encoder):
-    strict = Answerer(seed_index, encoder, threshold=0.99)
+    strict = make_answerer(seed_index, encoder, threshold=0.99)
     result = strict.answer("Comment réinitialiser mon mot de passe ?")
     assert not result.answered and result.answer is None and result.alternatives == []
     assert "seuil" in result.reason and result.passages  # closest passages stay as leads
@@ -55,7 +58,7 @@ def test_alternatives_do_not_overlap_the_answer(answerer):
 
 def test_multi_format_corpus_answers_verbatim_with_emoji_offsets(encoder, config):
     index = store.build(load([FIXTURES]), encoder, config)
-    answerer = Answerer(index, encoder, threshold=0.0, base_url="http://test")
+    answerer = make_answerer(index, encoder, threshold=0.0, base_url="http://test")
     for question in ["farine T65 mie", "casque obligatoire vélo", "cœur sang accélère", "balise img onerror"]:
         result = answerer.answer(question)
         assert result.answered
@@ -69,7 +72,7 @@ def test_multi_format_corpus_answers_verbatim_with_emoji_offsets(encoder, config
 def test_empty_index_abstains(encoder, config, tmp_path):
     path = tmp_path / "titre.txt"
     path.write_text("Juste un titre\n", encoding="utf-8")
-    answerer = Answerer(store.build(load([path]), encoder, config), encoder, threshold=0.1)
+    answerer = make_answerer(store.build(load([path]), encoder, config), encoder, threshold=0.1)
     result = answerer.answer("une question")
     assert not result.answered and "aucun article" in result.reason
 
@@ -81,13 +84,14 @@ def test_empty_index_abstains(encoder, config, tmp_path):
 ])
 def test_check_question_refuses_bad_input_in_french(question, top_k, code):
     with pytest.raises(QuestionError) as caught:
-        check_question(question, top_k)
+        check_question(question, top_k, LIMITS)
     assert caught.value.code == code and caught.value.message
 
 
 def test_check_question_strips_and_accepts_500_characters():
-    assert check_question("  Pourquoi ?  ") == "Pourquoi ?"
-    assert check_question("é" * 500) == "é" * 500
+    assert LIMITS.max_question_chars == 500  # the default setting
+    assert check_question("  Pourquoi ?  ", 3, LIMITS) == "Pourquoi ?"
+    assert check_question("é" * 500, 3, LIMITS) == "é" * 500
 
 
 def test_passage_url_escapes_ids(seed_index):
@@ -105,7 +109,7 @@ def test_the_first_passage_holds_the_answer(answerer, question):
 
 
 def test_a_two_part_question_gets_the_pair_and_a_one_part_question_one_sentence(seed_index, encoder):
-    answerer = Answerer(seed_index, encoder, threshold=0.0)
+    answerer = make_answerer(seed_index, encoder, threshold=0.0)
     index = seed_index
     first, second = next((i, j) for i, j in index.pairs
                          if all(index.sentences[k].end - index.sentences[k].start > 80 for k in (i, j)))
@@ -115,3 +119,19 @@ def test_a_two_part_question_gets_the_pair_and_a_one_part_question_one_sentence(
     assert both.answer.text == article.text[index.sentences[first].start:index.sentences[second].end]
     alone = answerer.answer(one)
     assert alone.answer.text == one
+
+
+def test_candidates_are_ranked_with_the_signals_their_score_is_made_of(answerer):
+    found = answerer.candidates("Quel nerf innerve le mollet ?")
+    config = answerer.config
+    scores = [c.score for c in found.ranked]
+    assert scores == sorted(scores, reverse=True)
+    assert len(found.nearest) == min(config.sentence_candidates, len(answerer.index.sentences))
+    for c in found.ranked:
+        expected = (config.sentence_weight * c.own + (1 - config.sentence_weight) * c.chunk
+                    + config.lexical_weight * c.lexical - (config.number_penalty if c.unnumbered else 0.0))
+        assert c.score == pytest.approx(expected) and c.first <= c.pos <= c.last
+    best = answerer.answer("Quel nerf innerve le mollet ?", top_k=1, threshold=-1.0).answer
+    top = found.ranked[0]
+    first, last = answerer.index.sentences[top.first], answerer.index.sentences[top.last]
+    assert best.score == round(top.score, 4) and (best.citation.start, best.citation.end) == (first.start, last.end)

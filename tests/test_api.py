@@ -3,16 +3,15 @@ from fastapi.testclient import TestClient
 
 from corpus.load import load
 from index import store
-from service.answer import Answerer
-from service.api import create_app
+from service.web.app import create_app
 from service.settings import Settings
-from tests.conftest import FIXTURES, SEED
+from tests.conftest import FIXTURES, SEED, make_answerer
 
 
 @pytest.fixture
 def client(encoder, config):
     index = store.build(load([SEED, FIXTURES]), encoder, config)
-    answerer = Answerer(index, encoder, threshold=0.3, base_url="http://test")
+    answerer = make_answerer(index, encoder, threshold=0.3, base_url="http://test")
     app = create_app(Settings(), loader=lambda settings: answerer)
     with TestClient(app, raise_server_exceptions=False) as test_client:
         test_client.index = index
@@ -99,3 +98,15 @@ def test_health_reports_model_index_and_counts(client):
 def test_home_lists_articles_escaped(client):
     page = client.get("/").text
     assert "Sécurité &amp; pièges" in page and 'href="/articles/contractions-muscle-mollet"' in page
+
+
+def test_the_top_k_setting_is_the_default_of_both_ask_routes(encoder, config, monkeypatch):
+    monkeypatch.setenv("SOURCIER_TOP_K", "1")
+    index = store.build(load([SEED]), encoder, config)
+    answerer = make_answerer(index, encoder, threshold=0.0)
+    with TestClient(create_app(Settings(), loader=lambda settings: answerer)) as client:
+        post = client.post("/api/ask", json={"question": "nerf tibial du mollet"}).json()
+        get = client.get("/api/ask", params={"q": "nerf tibial du mollet"}).json()
+        asked = client.get("/api/ask", params={"q": "nerf tibial du mollet", "top_k": 4}).json()
+    assert len(post["passages"]) == len(get["passages"]) == 1 and post["alternatives"] == []
+    assert len(asked["passages"]) == 4

@@ -4,16 +4,15 @@ import pytest
 
 from corpus.load import load
 from index import store
-from service import answer as answer_mod
+from service import startup as startup_mod
 from service import cli
-from service.answer import Answerer
-from tests.conftest import SEED
+from tests.conftest import SEED, make_answerer
 
 
 @pytest.fixture
 def fake_answerer(monkeypatch, seed_index, encoder):
-    answerer = Answerer(seed_index, encoder, threshold=0.3, base_url="http://test")
-    monkeypatch.setattr(answer_mod, "load_answerer", lambda settings: answerer)
+    answerer = make_answerer(seed_index, encoder, threshold=0.3, base_url="http://test")
+    monkeypatch.setattr(startup_mod, "load_answerer", lambda settings: answerer)
     return answerer
 
 
@@ -62,3 +61,11 @@ def test_build_skips_an_up_to_date_index_and_show_prints_it(tmp_path, seed_index
 def test_errors_are_one_line_messages_not_tracebacks(tmp_path, capsys):
     assert cli.main(["show", "x", "--index", str(tmp_path / "nothing")]) == 1
     assert "run `sourcier build`" in capsys.readouterr().err
+
+
+def test_ask_uses_the_top_k_setting_unless_told(fake_answerer, capsys, monkeypatch):
+    monkeypatch.setenv("SOURCIER_TOP_K", "1")
+    assert cli.main(["ask", "nerf tibial du mollet", "--json"]) == 0
+    assert len(json.loads(capsys.readouterr().out)["passages"]) == 1
+    assert cli.main(["ask", "nerf tibial du mollet", "--json", "--top-k", "2"]) == 0
+    assert len(json.loads(capsys.readouterr().out)["passages"]) == 2

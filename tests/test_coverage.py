@@ -5,30 +5,34 @@ import csv
 import io
 import json
 import re
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from eval.clusters import cluster_questions
-from eval.coverage import (CoverageError, Options, compare_reports, coverage_from_file, load_report, period,
-                           read_questions)
-from eval.coverage_report import render_csv, render_html, write_reports
-from service import answer as answer_mod
+from service.coverage.clusters import cluster_questions
+from service.coverage.compare import compare_reports, load_report
+from service.coverage.questions import CoverageError, period, read_questions
+from service.coverage.report import Options, coverage_from_file
+from service.coverage.render import render_csv, render_html, write_reports
+from service import startup as startup_mod
 from service import cli
-from service.answer import Answerer
+from service.core import Answerer
+from service.settings import Settings
+from tests.conftest import make_answerer
 
 ROOT = Path(__file__).resolve().parents[1]
 QUESTIONS = ROOT / "eval" / "sets" / "seed-coverage.txt"
-OPTIONS = Options(weak_margin=0.1, cluster_similarity=0.5)
+OPTIONS = replace(Options.from_settings(Settings()), weak_margin=0.1, cluster_similarity=0.5)
 
 
 @pytest.fixture
 def strict(seed_index, encoder, monkeypatch) -> Answerer:
     """A threshold at which the seed list has answered, weak and uncovered questions alike; `sourcier
     ask` and `sourcier coverage` both load it."""
-    answerer = Answerer(seed_index, encoder, threshold=0.4, base_url="http://test")
-    monkeypatch.setattr(answer_mod, "load_answerer", lambda settings: answerer)
+    answerer = make_answerer(seed_index, encoder, threshold=0.4, base_url="http://test")
+    monkeypatch.setattr(startup_mod, "load_answerer", lambda settings: answerer)
     monkeypatch.setenv("SOURCIER_WEAK_MARGIN", str(OPTIONS.weak_margin))
     monkeypatch.setenv("SOURCIER_CLUSTER_SIMILARITY", str(OPTIONS.cluster_similarity))
     return answerer
@@ -153,8 +157,8 @@ def test_the_representative_is_the_member_closest_to_the_others(encoder):
 
 def test_compare_lists_what_changed(strict, tmp_path, capsys):
     old = coverage_from_file(strict, QUESTIONS, OPTIONS)
-    strict.threshold = 0.45
-    new = coverage_from_file(strict, QUESTIONS, OPTIONS)
+    stricter = Answerer(strict.index, strict.encoder, replace(strict.config, threshold=0.45))
+    new = coverage_from_file(stricter, QUESTIONS, OPTIONS)
     write_reports(old, tmp_path / "old")
     write_reports(new, tmp_path / "new")
     comparison = compare_reports(load_report(tmp_path / "old" / "report.json"),

@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from eval.clusters import cluster_questions
-from eval.coverage import read_questions
-from service import answer as answer_mod
+from service.coverage.clusters import cluster_questions
+from service.coverage.questions import read_questions
+from service import startup as startup_mod
 from service import cli
-from service.answer import load_answerer
+from service.startup import load_answerer
 from service.settings import Settings
 from tests.conftest import SEED
 
@@ -32,7 +32,7 @@ def real(index_dir):
 
 
 def test_the_report_matches_sourcier_ask_on_every_question(real, index_dir, tmp_path, monkeypatch):
-    monkeypatch.setattr(answer_mod, "load_answerer", lambda settings: real)  # load the model once
+    monkeypatch.setattr(startup_mod, "load_answerer", lambda settings: real)  # load the model once
     questions = [q for _, q in read_questions(QUESTIONS)]
     batch = tmp_path / "batch.jsonl"
     batch.write_text("".join(json.dumps({"question": q}, ensure_ascii=False) + "\n" for q in questions),

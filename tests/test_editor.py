@@ -7,13 +7,14 @@ import time
 import pytest
 from fastapi.testclient import TestClient
 
-from service import answer as answer_mod
+from service import startup as startup_mod
 from service import cli
-from service.answer import Answerer
-from service.api import create_app
+from service.core import Answerer
+from service.web.app import create_app
 from service.db import Feedback
 from service.settings import Settings
 from tests.test_api import assert_error
+from tests.conftest import make_answerer
 
 TOKEN = "jeton-editeur-s3cret"
 ASKED = ["nerf tibial du mollet", "Comment réinitialiser mon mot de passe ?", "crampe la nuit",
@@ -27,7 +28,7 @@ def make_client(answerer, **settings):
 
 @pytest.fixture
 def strict(seed_index, encoder) -> Answerer:
-    return Answerer(seed_index, encoder, threshold=0.4, base_url="http://test")
+    return make_answerer(seed_index, encoder, threshold=0.4, base_url="http://test")
 
 
 @pytest.fixture
@@ -134,7 +135,7 @@ def test_coverage_from_log_on_the_command_line(strict, monkeypatch, tmp_path, ca
     with make_client(strict, query_log=True) as client:
         ask_all(client)
         logged = client.app.state.db.queries()
-    monkeypatch.setattr(answer_mod, "load_answerer", lambda s: strict)
+    monkeypatch.setattr(startup_mod, "load_answerer", lambda s: strict)
     assert cli.main(["coverage", "--from-log", "--days", "1", "--out", str(tmp_path)]) == 0
     report = json.loads((tmp_path / "report.json").read_text(encoding="utf-8"))
     assert [q["question"] for q in report["questions"]] == [q.question for q in logged] == ASKED
@@ -143,6 +144,6 @@ def test_coverage_from_log_on_the_command_line(strict, monkeypatch, tmp_path, ca
 
 
 def test_coverage_from_log_says_when_there_is_no_log(strict, monkeypatch, capsys):
-    monkeypatch.setattr(answer_mod, "load_answerer", lambda s: strict)
+    monkeypatch.setattr(startup_mod, "load_answerer", lambda s: strict)
     assert cli.main(["coverage", "--from-log"]) == 1
     assert "SOURCIER_QUERY_LOG" in capsys.readouterr().err

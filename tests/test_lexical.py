@@ -2,8 +2,8 @@ import pytest
 
 from corpus.load import load
 from index import store
-from service.answer import Answerer
-from service.lexical import asks_quantity, has_number
+from service.core.lexical import asks_quantity, has_number
+from tests.conftest import make_answerer
 
 
 @pytest.mark.parametrize("question, expected", [
@@ -42,8 +42,8 @@ QUESTION = "Combien coûte le lysat plaquettaire épidural ?"
 
 def test_a_quantity_question_prefers_the_sentence_that_states_a_number(tmp_path, encoder, config):
     index = lysat_index(tmp_path, encoder, config, "400 euros")
-    checked = Answerer(index, encoder, threshold=0.0, pair_margin=1.0).answer(QUESTION)
-    unchecked = Answerer(index, encoder, threshold=0.0, pair_margin=1.0, number_penalty=0.0).answer(QUESTION)
+    checked = make_answerer(index, encoder, threshold=0.0, pair_margin=1.0).answer(QUESTION)
+    unchecked = make_answerer(index, encoder, threshold=0.0, pair_margin=1.0, number_penalty=0.0).answer(QUESTION)
     assert checked.answer.text == "Le lysat plaquettaire épidural se paie 400 euros la séance."
     assert unchecked.answer.text.startswith("Le lysat plaquettaire épidural coûte cher")
     assert checked.answer.score < unchecked.answer.score  # the check never raises a score
@@ -51,7 +51,7 @@ def test_a_quantity_question_prefers_the_sentence_that_states_a_number(tmp_path,
 
 def test_abstention_says_when_the_question_asks_a_number_the_article_does_not_give(tmp_path, encoder, config):
     index = lysat_index(tmp_path, encoder, config, "un bon prix")
-    result = Answerer(index, encoder, threshold=0.9).answer(QUESTION)
+    result = make_answerer(index, encoder, threshold=0.9).answer(QUESTION)
     assert not result.answered and "demande un nombre" in result.reason
-    result = Answerer(index, encoder, threshold=0.9).answer("Qu'est-ce qu'un lysat plaquettaire épidural ?")
+    result = make_answerer(index, encoder, threshold=0.9).answer("Qu'est-ce qu'un lysat plaquettaire épidural ?")
     assert not result.answered and "seuil" in result.reason and "demande un nombre" not in result.reason

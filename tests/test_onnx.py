@@ -12,7 +12,7 @@ from index import model as model_mod
 from index import onnx as onnx_mod
 from index import store
 from index.store import StoreError
-from service.answer import Answerer
+from service.core import Answerer
 from service.settings import Settings
 from tests.conftest import SEED
 
@@ -80,7 +80,7 @@ def test_int8_index_answers_verbatim_and_refuses_torch_queries(model_path, tmp_p
     index = store.build(load([SEED]), encoder, settings.index_config())
     store.save(index, settings.index_dir)
     assert index.manifest["model"]["runtime"] == encoder.runtime
-    result = Answerer.from_settings(index, encoder, settings).answer("Quel nerf innerve le mollet ?")
+    result = Answerer(index, encoder, settings.answer_config()).answer("Quel nerf innerve le mollet ?")
     assert result.answered and "nerf tibial" in result.answer.text
     citation = result.answer.citation
     assert index.articles[citation.doc_id].text[citation.start:citation.end] == result.answer.text

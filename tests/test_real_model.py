@@ -6,8 +6,8 @@ from fastapi.testclient import TestClient
 from corpus.load import load
 from index import model as model_mod
 from index import store
-from service.answer import Answerer
-from service.api import create_app
+from service.core import Answerer
+from service.web.app import create_app
 from service.settings import Settings
 from tests.conftest import SEED
 
@@ -19,7 +19,7 @@ def real():
     settings = Settings()
     encoder = model_mod.SentenceTransformerEncoder(model_mod.resolve(settings.model, settings.model_cache))
     index = store.build(load([SEED]), encoder, settings.index_config())
-    return Answerer.from_settings(index, encoder, settings)
+    return Answerer(index, encoder, settings.answer_config())
 
 
 # (question as readers type it, a piece of the sentence that answers it)

@@ -7,17 +7,16 @@ from fastapi.testclient import TestClient
 
 from corpus.load import load
 from index import store
-from service.answer import Answerer
-from service.api import create_app
+from service.web.app import create_app
 from service.settings import Settings
-from service.widget import CONFIG_TOKEN, WIDGET_FILE, widget_script
-from tests.conftest import FIXTURES, SEED
+from service.web.widget import CONFIG_TOKEN, WIDGET_FILE, widget_script
+from tests.conftest import FIXTURES, SEED, make_answerer
 from tests.test_api import assert_error
 
 
 def make_client(encoder, config, **settings):
     index = store.build(load([SEED, FIXTURES]), encoder, config)
-    answerer = Answerer(index, encoder, threshold=0.3, base_url="http://test")
+    answerer = make_answerer(index, encoder, threshold=0.3, base_url="http://test")
     app = create_app(Settings(**settings), loader=lambda s: answerer)
     return TestClient(app, raise_server_exceptions=False)
 
@@ -49,8 +48,8 @@ def test_widget_js_is_served_with_its_config_version_and_cache_headers(client):
 
 
 def test_widget_version_follows_the_configured_examples():
-    first = widget_script(Settings(widget_examples=["Quel nerf innerve le mollet ?"]))
-    second = widget_script(Settings(widget_examples=["Où s’attache le mollet ?"]))
+    first = widget_script(["Quel nerf innerve le mollet ?"])
+    second = widget_script(["Où s’attache le mollet ?"])
     assert first.version != second.version
     assert served_config(second.body.decode("utf-8")) == {"examples": ["Où s’attache le mollet ?"]}
     assert WIDGET_FILE.read_text(encoding="utf-8").count(CONFIG_TOKEN) == 1

@@ -20,11 +20,10 @@ from fastapi.testclient import TestClient
 
 from corpus.load import load
 from index import store
-from service.answer import Answerer
-from service.api import create_app
+from service.web.app import create_app
 from service.settings import Settings
 from tests.browser.conftest import free_ports
-from tests.conftest import FIXTURES, ROOT, SEED, FakeEncoder
+from tests.conftest import FIXTURES, FakeEncoder, ROOT, SEED, make_answerer
 
 PORTS = range(8200, 8250)
 # The fake stands in for the torch encoder (tests/reliability/fake_cli.py), so its servers run that runtime.
@@ -56,7 +55,7 @@ def assert_verbatim(body: dict, articles: dict) -> None:
 
 def fake_app_client(index: store.Index, encoder: FakeEncoder | None = None, **settings) -> TestClient:
     encoder = encoder or FakeEncoder()
-    answerer = Answerer(index, encoder, threshold=0.3, base_url="http://test")
+    answerer = make_answerer(index, encoder, threshold=0.3, base_url="http://test")
     app = create_app(Settings(**settings), loader=lambda _: answerer)
     return TestClient(app, raise_server_exceptions=False)
 

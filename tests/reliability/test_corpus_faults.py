@@ -8,8 +8,7 @@ import pytest
 from corpus.load import MAX_ARTICLE_CHARS, load
 from index import store
 from service import cli
-from service.answer import Answerer
-from tests.conftest import FIXTURES, SEED, FakeEncoder
+from tests.conftest import FIXTURES, FakeEncoder, SEED, make_answerer
 
 pytestmark = pytest.mark.reliability
 
@@ -53,7 +52,7 @@ def test_a_large_article_is_indexed_and_answered_verbatim(tmp_path):
     (loaded,) = load([article])
     index = store.build([loaded], FakeEncoder(), CONFIG)
     assert len(index.sentences) == 5000
-    result = Answerer(index, FakeEncoder(), threshold=0.3).answer("Quel nerf innerve le mollet ?")
+    result = make_answerer(index, FakeEncoder(), threshold=0.3).answer("Quel nerf innerve le mollet ?")
     c = result.answer.citation
     assert loaded.text[c.start:c.end] == result.answer.text
     assert result.answer.text.startswith("Le nerf tibial innerve le muscle du mollet.")
@@ -64,5 +63,5 @@ def test_scripts_in_html_are_never_indexed_nor_answered():
     index = store.build(articles, FakeEncoder(), CONFIG)
     texts = [articles[0].text[s.start:s.end] for s in index.sentences]
     assert not any("jamais indexé" in t or 'alert("head")' in t for t in texts)
-    result = Answerer(index, FakeEncoder(), threshold=0.0).answer("document.write jamais indexé")
+    result = make_answerer(index, FakeEncoder(), threshold=0.0).answer("document.write jamais indexé")
     assert all("document.write" not in p.text for p in result.passages)

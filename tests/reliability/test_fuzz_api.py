@@ -19,10 +19,9 @@ from schemathesis.specs.openapi.checks import (allow_header_conformance, content
 
 from corpus.load import load
 from index import store
-from service.answer import Answerer
-from service.api import create_app
+from service.web.app import create_app
 from service.settings import Settings
-from tests.conftest import FIXTURES, SEED, FakeEncoder
+from tests.conftest import FIXTURES, FakeEncoder, SEED, make_answerer
 from tests.reliability.conftest import assert_error_shape, assert_verbatim, fake_app_client
 
 pytestmark = pytest.mark.reliability
@@ -32,7 +31,7 @@ INDEX = store.build(load([SEED, FIXTURES]), FakeEncoder(), store.IndexConfig(mod
 SCRATCH = Path(tempfile.mkdtemp(prefix="sourcier-fuzz-"))  # built at import: the per-test data folder is not set yet
 atexit.register(shutil.rmtree, SCRATCH, True)
 APP = create_app(Settings(editor_token=TOKEN, query_log=True, rate_limit=0, data_dir=SCRATCH, index_dir=SCRATCH),
-                 loader=lambda _: Answerer(INDEX, FakeEncoder(), threshold=0.3, base_url="http://test"))
+                 loader=lambda _: make_answerer(INDEX, FakeEncoder(), threshold=0.3, base_url="http://test"))
 SCHEMA = schemathesis.openapi.from_asgi("/openapi.json", APP)
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck), database=None)
 

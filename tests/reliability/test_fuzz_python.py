@@ -14,8 +14,11 @@ from hypothesis import HealthCheck, assume, given, settings
 from corpus.chunk import chunks, sentences
 from corpus.load import SUFFIXES, CorpusError, load, load_file
 from index import store
-from service.answer import Answerer, QuestionError, check_question
-from tests.conftest import FIXTURES, SEED, FakeEncoder
+from service.settings import Settings
+from service.core import Answerer, QuestionError, check_question
+from tests.conftest import FIXTURES, FakeEncoder, SEED, make_answerer
+
+LIMITS = Settings().limits()
 
 pytestmark = pytest.mark.reliability
 
@@ -24,7 +27,7 @@ CODES = {"invalid_question", "empty_question", "question_too_long", "invalid_top
 ENCODER = FakeEncoder()
 CONFIG = store.IndexConfig(model=FakeEncoder.name, runtime="torch")
 INDEX = store.build(load([SEED, FIXTURES]), ENCODER, CONFIG)
-ANSWERER = Answerer(INDEX, ENCODER, threshold=0.3, base_url="http://test")
+ANSWERER = make_answerer(INDEX, ENCODER, threshold=0.3, base_url="http://test")
 ANYTHING = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(), st.binary(max_size=20),
                      st.text(max_size=600), st.lists(st.text(max_size=5), max_size=3))
 FRENCHISH = st.text(alphabet=st.characters(codec="utf-8") | st.sampled_from(list("nerf tibial mollet éèàç’«» ?.\n")),
@@ -52,7 +55,7 @@ def check_result(result, question: str, top_k: int, answerer: Answerer = ANSWERE
 @FUZZ
 def test_check_question_gives_a_clean_question_or_a_french_error(question, top_k):
     try:
-        clean = check_question(question, top_k)
+        clean = check_question(question, top_k, LIMITS)
     except QuestionError as exc:
         assert exc.code in CODES and exc.message
         return
@@ -65,7 +68,7 @@ def test_check_question_gives_a_clean_question_or_a_french_error(question, top_k
 @FUZZ
 def test_every_accepted_question_gets_a_verbatim_result(question, top_k):
     try:
-        clean = check_question(question, top_k)
+        clean = check_question(question, top_k, LIMITS)
     except QuestionError:
         assume(False)
     check_result(ANSWERER.answer(clean, top_k), clean, top_k)
@@ -142,9 +145,9 @@ def test_an_index_of_any_loadable_article_answers_verbatim(parts, question):
             articles = load([path])
         except CorpusError:
             assume(False)
-        answerer = Answerer(store.build(articles, ENCODER, CONFIG), ENCODER, threshold=0.0)
+        answerer = make_answerer(store.build(articles, ENCODER, CONFIG), ENCODER, threshold=0.0)
         try:
-            clean = check_question(question)
+            clean = check_question(question, 3, LIMITS)
         except QuestionError:
             assume(False)
         check_result(answerer.answer(clean, 3), clean, 3, answerer)

@@ -10,8 +10,8 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from fastapi.testclient import TestClient
 
-from service import editor
-from service.guard import PAGE_CSP, RateLimiter
+from service.web.routes import editor
+from service.web.guard import PAGE_CSP, RateLimiter
 from tests.conftest import FakeEncoder
 from tests.reliability.conftest import assert_error_shape, assert_verbatim, fake_app_client
 

@@ -14,12 +14,12 @@ from fastapi.testclient import TestClient
 
 from corpus.load import load
 from index import store
-from service import reload as reload_mod
-from service.answer import Answerer
-from service.api import create_app
-from service.reload import IndexReloader, load_stable
+from service.web import reload as reload_mod
+from service.core import Answerer
+from service.web.app import create_app
+from service.web.reload import IndexReloader, load_stable
 from service.settings import Settings
-from tests.conftest import FIXTURES, SEED, FakeEncoder
+from tests.conftest import FIXTURES, FakeEncoder, SEED, make_answerer
 from tests.reliability.conftest import damage, process_env, run_cli
 
 pytestmark = pytest.mark.reliability
@@ -50,8 +50,8 @@ def test_serve_refuses_a_faulty_index_and_says_what_to_run(tmp_path, how):
 
 def fake_loader(settings: Settings) -> Answerer:
     encoder = FakeEncoder()
-    return Answerer(store.load(settings.index_dir, settings.index_config(), encoder.name, encoder.dims), encoder,
-                    settings.answer_threshold(), settings.public_url)
+    index = store.load(settings.index_dir, settings.index_config(), encoder.name, encoder.dims)
+    return Answerer(index, encoder, settings.answer_config())
 
 
 @pytest.fixture

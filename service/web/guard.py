@@ -7,12 +7,11 @@
 - every response carries ``X-Content-Type-Options``, ``Referrer-Policy`` and, for HTML pages, a
   Content-Security-Policy (a header the application set itself is kept).
 
-Refusals use the API's error shape ``{"error": {"code", "message"}}`` with a French message.
+Refusals use the API's one error shape (``service.web.errors``) with a French message.
 """
 
 from __future__ import annotations
 
-import json
 import math
 import time
 from collections import OrderedDict
@@ -21,7 +20,9 @@ from typing import Any, Awaitable, Callable
 
 from starlette.datastructures import Headers
 from starlette.middleware.cors import CORSMiddleware
-from starlette.responses import JSONResponse, Response
+from starlette.responses import Response
+
+from service.web.errors import envelope_bytes, error_response
 
 Scope = dict[str, Any]
 Message = dict[str, Any]
@@ -41,13 +42,9 @@ PAGE_CSP = ("default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inl
 COMMON_HEADERS = [(b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"no-referrer")]
 
 
-def error_body(code: str, message: str) -> bytes:
-    return json.dumps({"error": {"code": code, "message": message}}, ensure_ascii=False).encode("utf-8")
-
-
 async def send_error(send: Send, status: int, code: str, message: str, retry_after: int | None = None) -> None:
     """A complete JSON error response, sent straight from the middleware."""
-    body = error_body(code, message)
+    body = envelope_bytes(code, message)
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
     if retry_after is not None:
         headers.append((b"retry-after", str(retry_after).encode()))
@@ -191,6 +188,5 @@ class JSONErrorCORS(CORSMiddleware):
         if response.status_code == 200:
             return response
         headers = {k: v for k, v in response.headers.items() if k.lower().startswith("access-control-")}
-        return JSONResponse({"error": {"code": "cors_refused", "message": "Origine, méthode ou en-tête non "
-                                       "autorisé pour cette API."}}, status_code=response.status_code,
-                            headers=headers)
+        return error_response(response.status_code, "cors_refused",
+                              "Origine, méthode ou en-tête non autorisé pour cette API.", headers)

@@ -10,28 +10,21 @@ passage (index chunk) of its article that contains it.
 
 from __future__ import annotations
 
-import csv
-import io
-import json
-import time
 from dataclasses import asdict, dataclass, field
-from datetime import date, datetime, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable
 
 from tqdm import tqdm
 
-from eval.clusters import Cluster, cluster_questions
 from index.store import Index
-from service.answer import Answerer, QuestionError, check_question, passage_url, _section
+from service.core import Answerer, Limits, QuestionError, check_question, passage_url, section_title
+from service.coverage.clusters import Cluster, cluster_questions
+from service.coverage.questions import read_questions
 from service.db import Database
 from service.settings import Settings
 
 STATUSES = ("answered", "weak", "uncovered")
-
-
-class CoverageError(ValueError):
-    """A question file or report that cannot be read; the message names the file (and line)."""
 
 
 @dataclass(frozen=True)
@@ -41,14 +34,12 @@ class Options:
 
     weak_margin: float
     cluster_similarity: float
-    top_k: int = 3
-    max_question_chars: int = 500
-    max_top_k: int = 20
+    top_k: int
+    limits: Limits
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Options:
-        return cls(settings.weak_margin, settings.cluster_similarity, settings.top_k,
-                   settings.max_question_chars, settings.max_top_k)
+        return cls(settings.weak_margin, settings.cluster_similarity, settings.top_k, settings.limits())
 
 
 @dataclass(frozen=True)
@@ -111,57 +102,6 @@ class Report:
         return asdict(self)
 
 
-def read_questions(path: Path) -> list[tuple[int, str]]:
-    """(line number, question) from a ``.txt`` (one a line; ``#`` starts a comment line), a ``.csv``
-    (a ``question`` column; ``,`` ``;`` or tab) or a ``.jsonl`` file (``{"question": ...}`` a line)."""
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8-sig")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise CoverageError(f"{path}: cannot read the questions ({exc})") from exc
-    suffix = path.suffix.lower()
-    if suffix == ".txt":
-        rows = [(n, line.strip()) for n, line in enumerate(text.splitlines(), 1)
-                if line.strip() and not line.lstrip().startswith("#")]
-    elif suffix == ".csv":
-        rows = _csv_questions(path, text)
-    elif suffix == ".jsonl":
-        rows = _jsonl_questions(path, text)
-    else:
-        raise CoverageError(f"{path}: questions must be a .txt, .csv or .jsonl file")
-    if not rows:
-        raise CoverageError(f"{path}: no question found")
-    return rows
-
-
-def _csv_questions(path: Path, text: str) -> list[tuple[int, str]]:
-    try:
-        dialect = csv.Sniffer().sniff(text.split("\n", 1)[0], delimiters=",;\t")
-    except csv.Error:
-        dialect = csv.excel
-    reader = csv.DictReader(io.StringIO(text), dialect=dialect)
-    fields = {name.strip().lower(): name for name in reader.fieldnames or [] if name}
-    if "question" not in fields:
-        raise CoverageError(f"{path}: the CSV needs a 'question' column (found: {', '.join(fields) or 'none'})")
-    return [(reader.line_num, (row.get(fields["question"]) or "").strip()) for row in reader
-            if (row.get(fields["question"]) or "").strip()]
-
-
-def _jsonl_questions(path: Path, text: str) -> list[tuple[int, str]]:
-    rows = []
-    for number, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise CoverageError(f"{path}, line {number}: invalid JSON ({exc.msg})") from exc
-        if not isinstance(record, dict) or not isinstance(record.get("question"), str):
-            raise CoverageError(f'{path}, line {number}: expected {{"question": "..."}}')
-        rows.append((number, record["question"]))
-    return rows
-
-
 def status_of(answered: bool, score: float | None, threshold: float, weak_margin: float) -> str:
     if not answered:
         return "uncovered"
@@ -175,7 +115,7 @@ def ask_questions(answerer: Answerer, rows: list[tuple[int, str]], options: Opti
     covered, skipped = [], []
     for number, raw in tqdm(rows, desc="questions", unit="q", disable=not progress):
         try:
-            question = check_question(raw, options.top_k, options.max_question_chars, options.max_top_k)
+            question = check_question(raw, options.top_k, options.limits)
         except QuestionError as exc:
             skipped.append(Skipped(number, raw, exc.code, exc.message))
             continue
@@ -283,8 +223,8 @@ def coverage_from_log(answerer: Answerer, db: Database, since: float, until: flo
             if current:
                 answer = article.text[logged.start:logged.end]
                 section = article.section_at(logged.start)
-                citation.update(title=article.title, section=_section(article, section.title) if section else None,
-                                url=passage_url(answerer.base_url, article, logged.start, logged.end))
+                citation.update(title=article.title, section=section_title(article, section.title) if section else None,
+                                url=passage_url(answerer.config.base_url, article, logged.start, logged.end))
         questions.append(QuestionCoverage(logged.question, status, logged.score, answer, citation, logged.created_at))
     low_rated = [f.question for f in db.feedback(since, until) if f.vote < 0]
     period = {"since": _iso(since), "until": _iso(until)}
@@ -294,92 +234,3 @@ def coverage_from_log(answerer: Answerer, db: Database, since: float, until: flo
 
 def _iso(timestamp: float) -> str:
     return datetime.fromtimestamp(timestamp, timezone.utc).isoformat(timespec="seconds")
-
-
-def period(since: str | None, until: str | None, days: int = 30) -> tuple[float, float]:
-    """``since``/``until`` as ISO dates (UTC days, both included); by default the last ``days`` days."""
-    end = _day(until) + 86400 if until else time.time() + 1
-    start = _day(since) if since else end - days * 86400
-    if start >= end:
-        raise CoverageError("La période est vide : la date de début doit précéder la date de fin.")
-    return start, end
-
-
-def _day(text: str) -> float:
-    try:
-        day = date.fromisoformat(text)
-    except ValueError as exc:
-        raise CoverageError(f"Date invalide : {text!r} (format attendu : 2025-01-31).") from exc
-    if not 1970 <= day.year <= 9998:  # a period around it must still be a date Python can print
-        raise CoverageError(f"Date hors limites : {text!r} (années 1970 à 9998).")
-    return datetime.combine(day, datetime.min.time(), timezone.utc).timestamp()
-
-
-@dataclass(frozen=True)
-class Change:
-    question: str
-    old_status: str | None  # None: the question is new
-    new_status: str | None  # None: the question was dropped from the list
-    old_answer: str | None
-    new_answer: str | None
-
-
-@dataclass
-class Comparison:
-    old_version: str
-    new_version: str
-    gained: list[Change]  # uncovered → answered or weak
-    lost: list[Change]  # answered or weak → uncovered
-    weakened: list[Change]  # answered → weak
-    strengthened: list[Change]  # weak → answered
-    moved: list[Change]  # still answered, from another passage
-    added: list[Change]
-    removed: list[Change]
-
-
-def load_report(path: Path) -> dict[str, Any]:
-    try:
-        report = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise CoverageError(f"{path}: not a readable report.json ({exc})") from exc
-    if not isinstance(report, dict) or not isinstance(report.get("questions"), list):
-        raise CoverageError(f"{path}: not a coverage report (no 'questions' list)")
-    return report
-
-
-def compare_reports(old: dict[str, Any], new: dict[str, Any]) -> Comparison:
-    """What changed between two reports, question by question (matched by their text; a question
-    listed twice is matched occurrence by occurrence)."""
-    def keyed(report: dict[str, Any]) -> dict[tuple[str, int], dict[str, Any]]:
-        seen: dict[str, int] = {}
-        out = {}
-        for item in report["questions"]:
-            text = item["question"]
-            seen[text] = seen.get(text, 0) + 1
-            out[(text, seen[text])] = item
-        return out
-
-    before, after = keyed(old), keyed(new)
-    result = Comparison(old.get("index_version", ""), new.get("index_version", ""), [], [], [], [], [], [], [])
-    for key in list(before) + [k for k in after if k not in before]:
-        a, b = before.get(key), after.get(key)
-        change = Change(key[0], a["status"] if a else None, b["status"] if b else None,
-                        a.get("answer") if a else None, b.get("answer") if b else None)
-        if a is None or b is None:
-            (result.added if a is None else result.removed).append(change)
-        elif a["status"] == "uncovered" != b["status"]:
-            result.gained.append(change)
-        elif b["status"] == "uncovered" != a["status"]:
-            result.lost.append(change)
-        elif (a["status"], b["status"]) == ("answered", "weak"):
-            result.weakened.append(change)
-        elif (a["status"], b["status"]) == ("weak", "answered"):
-            result.strengthened.append(change)
-        elif b["status"] != "uncovered" and _span(a) != _span(b):
-            result.moved.append(change)
-    return result
-
-
-def _span(item: dict[str, Any]) -> tuple[Any, ...]:
-    citation = item.get("citation") or {}
-    return citation.get("doc_id"), citation.get("start"), citation.get("end")

@@ -14,8 +14,9 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
-from eval.clusters import Cluster
-from eval.coverage import Comparison, Report
+from service.coverage.clusters import Cluster
+from service.coverage.compare import Comparison
+from service.coverage.report import Report
 
 LABELS = {"answered": "répondue", "weak": "faible", "uncovered": "non couverte"}
 COLOURS = {"answered": "#2e7d32", "weak": "#f9a825", "uncovered": "#c62828"}

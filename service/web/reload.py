@@ -24,7 +24,7 @@ from typing import Any
 
 from index import store
 from index.store import Index, StoreError
-from service.answer import Answerer
+from service.core.answer import Answerer
 from service.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -69,12 +69,6 @@ def load_stable(settings: Settings, answerer: Answerer, attempts: int = LOAD_ATT
     raise problem
 
 
-def with_index(answerer: Answerer, index: Index, settings: Settings) -> Answerer:
-    """A new Answerer over ``index`` with the served encoder and threshold (its lexical tables are
-    built from the new index); the old one is left untouched for the requests still using it."""
-    return Answerer.from_settings(index, answerer.encoder, settings, threshold=answerer.threshold)
-
-
 class IndexReloader:
     """Watches the index folder for the app (``state`` is ``app.state``, holding ``answerer``)."""
 
@@ -100,7 +94,9 @@ class IndexReloader:
         old = self.version
         try:
             index = load_stable(self.settings, self.state.answerer)
-            fresh = with_index(self.state.answerer, index, self.settings)
+            # the served encoder and configuration over the new index; the old Answerer is left
+            # untouched for the requests still using it
+            fresh = self.state.answerer.with_index(index)
         except Exception as exc:  # noqa: BLE001 - any failure must leave the old index serving
             log.error("index reload failed, still serving %s: %s", old, exc)
             return ReloadResult(False, old, str(exc))

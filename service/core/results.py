@@ -1,0 +1,78 @@
+"""What the answering core returns: small frozen records, the same for the API, the CLI and eval."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+
+@dataclass(frozen=True)
+class Citation:
+    doc_id: str
+    title: str
+    section: str | None
+    start: int
+    end: int
+    url: str
+
+
+@dataclass(frozen=True)
+class Answer:
+    text: str
+    score: float
+    citation: Citation
+
+
+@dataclass(frozen=True)
+class Passage:
+    doc_id: str
+    title: str
+    section: str | None
+    start: int
+    end: int
+    text: str
+    score: float
+
+
+@dataclass
+class Result:
+    question: str
+    answered: bool
+    answer: Answer | None
+    alternatives: list[Answer] = field(default_factory=list)
+    passages: list[Passage] = field(default_factory=list)
+    reason: str | None = None
+    took_ms: float = 0.0
+    index_version: str = ""
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One candidate answer with the signals its score is made of, so that evaluation tools can
+    study the ranking without restating it.
+
+    ``pos`` is the sentence in ``Index.sentences``; ``first``/``last`` the sentences the answer
+    spans once paired with a neighbour (both ``pos`` when it stands alone).
+    """
+
+    pos: int
+    first: int
+    last: int
+    score: float
+    own: float  # the sentence's cosine similarity to the question
+    chunk: float  # its best chunk's similarity
+    lexical: float  # share of the question's rare words found in the sentence (IDF-weighted)
+    unnumbered: bool  # the question asks for a number and the sentence states none (penalised)
+    rank: int  # rank among the nearest sentences (their count when it came from a chunk only)
+
+
+@dataclass(frozen=True)
+class Candidates:
+    """Every candidate of a question, best first, with the retrieval they came from."""
+
+    query: np.ndarray  # the question's vector, for callers that compare it with more units
+    chunk_hits: list[tuple[int, float]]  # (chunk position, similarity), best first
+    nearest: list[tuple[int, float]]  # (sentence position, similarity), best first
+    needs_number: bool
+    ranked: list[Candidate]

@@ -1,0 +1,37 @@
+"""The articles: ``/api/articles/{id}`` as JSON, ``/articles/{id}`` as a page that highlights a
+cited passage (``?start=&end=``) — where a citation link opens when the corpus has no URL."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter
+from fastapi.responses import HTMLResponse
+
+from corpus.load import Article
+from service.core.answer import Answerer
+from service.web.deps import AnswererDep
+from service.web.errors import APIError
+from service.web.pages import article_page
+from service.web.schemas import ArticleOut
+
+router = APIRouter(tags=["articles"])
+
+
+def find_article(answerer: Answerer, doc_id: str) -> Article:
+    article = answerer.index.articles.get(doc_id)
+    if article is None:
+        raise APIError(404, "unknown_article", f"Article inconnu : {doc_id!r}.")
+    return article
+
+
+@router.get("/api/articles/{doc_id}", response_model=ArticleOut)
+def get_article(doc_id: str, answerer: AnswererDep) -> dict[str, Any]:
+    article = find_article(answerer, doc_id)
+    return {"id": article.doc_id, "title": article.title, "text": article.text, "url": article.url,
+            "sections": [{"title": s.title, "start": s.start, "end": s.end} for s in article.sections]}
+
+
+@router.get("/articles/{doc_id}", response_class=HTMLResponse)
+def show_article(doc_id: str, answerer: AnswererDep, start: int | None = None, end: int | None = None) -> HTMLResponse:
+    return HTMLResponse(article_page(find_article(answerer, doc_id), start, end))

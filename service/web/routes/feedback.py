@@ -1,0 +1,26 @@
+"""``POST /api/feedback``: a reader's vote on an answer, checked against the served index and stored."""
+
+from __future__ import annotations
+
+import time
+
+from fastapi import APIRouter
+
+from service.core.question import check_question
+from service.db import Feedback
+from service.web.deps import AnswererDep, DatabaseDep
+from service.web.errors import APIError
+from service.web.routes.articles import find_article
+from service.web.schemas import FeedbackRequest, FeedbackResponse
+
+router = APIRouter(tags=["feedback"])
+
+
+@router.post("/api/feedback", response_model=FeedbackResponse, status_code=201)
+def post_feedback(body: FeedbackRequest, answerer: AnswererDep, db: DatabaseDep) -> FeedbackResponse:
+    question = check_question(body.question, 1, answerer.config.limits)
+    article = find_article(answerer, body.doc_id)
+    if not body.start < body.end <= len(article.text):
+        raise APIError(422, "invalid_citation", "Les positions de la réponse ne correspondent pas à l'article.")
+    item = Feedback(question, body.doc_id, body.start, body.end, body.vote, time.time(), answerer.index.version)
+    return FeedbackResponse(id=db.add_feedback(item), created_at=item.created_at)

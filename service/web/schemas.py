@@ -1,0 +1,100 @@
+"""Request and response models of the HTTP API (separate from the core's records, so the wire
+format is stated in one place and documented in the OpenAPI schema)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class AskRequest(BaseModel):
+    question: str = Field(..., description="La question du lecteur, en français.")
+    top_k: int | None = Field(None, description="Nombre de passages (et de réponses) à renvoyer ; "
+                              "par défaut le réglage SOURCIER_TOP_K.")
+
+
+class CitationOut(BaseModel):
+    doc_id: str
+    title: str
+    section: str | None
+    start: int
+    end: int
+    url: str
+
+
+class AnswerOut(BaseModel):
+    text: str
+    score: float
+    citation: CitationOut
+
+
+class PassageOut(BaseModel):
+    doc_id: str
+    title: str
+    section: str | None
+    start: int
+    end: int
+    text: str
+    score: float
+
+
+class AskResponse(BaseModel):
+    question: str
+    answered: bool
+    answer: AnswerOut | None
+    alternatives: list[AnswerOut]
+    passages: list[PassageOut]
+    reason: str | None
+    took_ms: float
+    index_version: str
+
+
+class SectionOut(BaseModel):
+    title: str
+    start: int
+    end: int
+
+
+class ArticleOut(BaseModel):
+    id: str
+    title: str
+    text: str
+    url: str | None
+    sections: list[SectionOut]
+
+
+class HealthOut(BaseModel):
+    status: str
+    model: str
+    runtime: str
+    index_version: str
+    articles: int
+    sentences: int
+    chunks: int
+
+
+class FeedbackRequest(BaseModel):
+    """A reader's vote on one answer: the question, the cited passage and the vote, nothing else."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    question: str = Field(..., description="La question posée.")
+    doc_id: str = Field(..., description="L'article de la réponse.")
+    start: int = Field(..., ge=0, description="Début de la réponse (caractères, points de code).")
+    end: int = Field(..., ge=1, description="Fin de la réponse (exclue).")
+    vote: Literal[-1, 1] = Field(..., description="1 : la réponse a aidé ; -1 : elle n'a pas aidé.")
+
+
+class FeedbackResponse(BaseModel):
+    id: int
+    created_at: float
+
+
+class ErrorBody(BaseModel):
+    code: str
+    message: str
+
+
+class ErrorOut(BaseModel):
+    error: ErrorBody
