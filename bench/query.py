@@ -98,7 +98,7 @@ def _interleave(systems: dict[str, Any], answerers: dict[str, Answerer], questio
 def run(questions: list[str], runtimes: list[str], recommended: str, rounds: int = 2) -> QueryResult:
     from sentence_transformers import SentenceTransformer
 
-    from index.model import resolve
+    from index.fetch import resolve
 
     settings = bench_settings()
     tutorial = SentenceTransformer(resolve(settings.model, settings.model_cache), device="cpu")

@@ -19,7 +19,7 @@ from eval import metrics
 from eval.metrics import Prediction, Span
 from eval.sets import EvalSet
 from index import store
-from index.model import Encoder
+from index.encoder import Encoder
 from index.store import IndexConfig
 from service.answer import Answerer
 

@@ -28,7 +28,7 @@ import numpy as np
 from corpus.chunk import UNITS_VERSION, Chunk, Sentence, chunks, pairs, sentences
 from corpus.load import Article, Section
 from corpus.text import Span
-from index.model import Encoder, sha256_file
+from index.encoder import Encoder, sha256_file
 
 log = logging.getLogger(__name__)
 
@@ -186,8 +186,7 @@ def build(articles: list[Article], encoder: Encoder, config: IndexConfig,
     s_vectors, s_hashes, s_new = _embed(encoder, sentence_items, cache, progress, "sentences")
     p_vectors, p_hashes, p_new = _embed(encoder, pair_items, cache, progress, "pairs")
     c_vectors, c_hashes, c_new = _embed(encoder, chunk_items, cache, progress, "chunks")
-    info = encoder.info() if hasattr(encoder, "info") else None
-    model = asdict(info) if info else {"name": encoder.name, "runtime": encoder.runtime, "dims": encoder.dims}
+    model = encoder.info().to_dict()
     c_hash = corpus_hash(articles)
     settings = asdict(config)
     version_source = json.dumps([c_hash, UNITS_VERSION, settings, model.get("file_hashes"), model["runtime"], model["dims"]])

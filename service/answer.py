@@ -19,7 +19,7 @@ from urllib.parse import quote
 import numpy as np
 
 from corpus.load import Article
-from index.model import Encoder
+from index.encoder import Encoder
 from index.store import Index
 from service.lexical import Overlap, asks_quantity, has_number
 

@@ -33,7 +33,7 @@ def _settings(args: argparse.Namespace) -> Settings:
 def cmd_fetch_model(args: argparse.Namespace) -> int:
     """Fetch and verify the model, then prepare the configured runtime (the ONNX export, once), so the
     service's first start only loads files."""
-    from index.model import resolve
+    from index.fetch import resolve
 
     settings = _settings(args)
     path = resolve(settings.model, settings.model_cache)
@@ -324,7 +324,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     from corpus.load import CorpusError
-    from index.model import ModelError
+    from index.encoder import ModelError
     from index.store import StoreError
 
     try:

@@ -10,7 +10,7 @@ from pathlib import Path
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from index.model import Encoder
+from index.encoder import Encoder
 from index.store import IndexConfig
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -108,9 +108,9 @@ class Settings(BaseSettings):
 
     def load_encoder(self) -> Encoder:
         """The encoder these settings describe (model, runtime, dims), the model fetched and verified first."""
-        from index import model
+        from index import fetch, model
 
-        return model.load_encoder(model.resolve(self.model, self.model_cache), self.runtime, self.dims,
+        return model.load_encoder(fetch.resolve(self.model, self.model_cache), self.runtime, self.dims,
                                   self.batch_size, self.threads)
 
     def answer_threshold(self) -> float:

@@ -11,6 +11,7 @@ import pytest
 from corpus.load import load
 from corpus.text import normalize
 from index import store
+from index.encoder import ModelInfo
 from index.store import IndexConfig
 from service.answer import Answerer
 
@@ -46,6 +47,9 @@ class FakeEncoder:
     def encode_documents(self, texts: list[str], titles: list[str], progress: bool = False) -> np.ndarray:
         self.calls.append(len(texts))
         return np.stack([self._vector(t) for t in texts]) if texts else np.zeros((0, self.dims), np.float32)
+
+    def info(self) -> ModelInfo:
+        return ModelInfo(name=self.name, runtime=self.runtime, dims=self.dims)  # no model files to record
 
 
 @pytest.fixture(autouse=True)

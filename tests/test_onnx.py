@@ -8,6 +8,7 @@ import pytest
 
 from corpus.chunk import chunks, sentences
 from corpus.load import load
+from index import fetch as fetch_mod
 from index import model as model_mod
 from index import onnx as onnx_mod
 from index import store
@@ -25,7 +26,7 @@ QUESTIONS = [json.loads(line)["question"] for line in (SEED.parents[2] / "eval" 
 @pytest.fixture(scope="module")
 def model_path() -> str:
     settings = Settings()
-    return model_mod.resolve(settings.model, settings.model_cache)
+    return fetch_mod.resolve(settings.model, settings.model_cache)
 
 
 @pytest.fixture(scope="module")

@@ -4,6 +4,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from corpus.load import load
+from index import fetch as fetch_mod
 from index import model as model_mod
 from index import store
 from service.answer import Answerer
@@ -17,7 +18,7 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def real():
     settings = Settings()
-    encoder = model_mod.SentenceTransformerEncoder(model_mod.resolve(settings.model, settings.model_cache))
+    encoder = model_mod.SentenceTransformerEncoder(fetch_mod.resolve(settings.model, settings.model_cache))
     index = store.build(load([SEED]), encoder, settings.index_config())
     return Answerer.from_settings(index, encoder, settings)
 
