@@ -20,7 +20,7 @@ from eval.metrics import Prediction, Span
 from eval.sets import EvalSet
 from index import store
 from index.encoder import Encoder
-from index.store import IndexConfig
+from index.config import IndexConfig
 from service.answer import Answerer
 
 if TYPE_CHECKING:

@@ -28,6 +28,7 @@ import numpy as np
 from corpus.chunk import UNITS_VERSION, Chunk, Sentence, chunks, pairs, sentences
 from corpus.load import Article, Section
 from corpus.text import Span
+from index.config import LEGACY_SETTINGS, IndexConfig
 from index.encoder import Encoder, sha256_file
 
 log = logging.getLogger(__name__)
@@ -39,18 +40,6 @@ FILES = ("articles.jsonl", "sentences.jsonl", "pairs.jsonl", "chunks.jsonl", "se
 
 class StoreError(RuntimeError):
     """The index folder is missing, damaged or was built differently; the message says what to run."""
-
-
-@dataclass(frozen=True)
-class IndexConfig:
-    """Everything that changes the vectors or the units: an index is only valid for the config it was built with."""
-
-    model: str
-    chunk_chars: int = 600
-    chunk_overlap: int = 1
-    index_type: str = "flat"  # "flat" (exact) or "hnsw" (approximate, for very large corpora)
-    runtime: str = "onnx-int8"  # "onnx-int8", "onnx" or "torch": int8 vectors differ from fp32 ones
-    dims: int | None = None  # Matryoshka truncation; None keeps the model's full size
 
 
 @dataclass
@@ -288,10 +277,11 @@ def check_compatible(manifest: dict[str, Any], config: IndexConfig, model_name: 
     if manifest.get("units_version") != UNITS_VERSION:
         problems.append(f"sentence/chunk rules {manifest.get('units_version')} != {UNITS_VERSION}")
     built = manifest.get("settings", {})
-    # An index older than a setting was built with that setting's value of the time: torch for the runtime.
-    defaults = asdict(IndexConfig(model=config.model)) | {"runtime": "torch"}
+    # An index older than a setting was built with that setting's value of the time (the model was
+    # always recorded; an index without it is judged by its model record, checked below).
+    legacy = LEGACY_SETTINGS | {"model": config.model}
     for key, want in asdict(config).items():
-        if (have := built.get(key, defaults[key])) != want:
+        if (have := built.get(key, legacy[key])) != want:
             problems.append(f"setting {key}: index has {have!r}, configured {want!r}")
     model = manifest.get("model", {})
     if model_name is not None and model.get("name") != model_name:

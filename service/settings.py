@@ -11,7 +11,7 @@ from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from index.encoder import Encoder
-from index.store import IndexConfig
+from index.config import IndexConfig
 
 ROOT = Path(__file__).resolve().parents[1]
 CALIBRATION_FILE = ROOT / "service" / "calibration.json"

@@ -12,7 +12,7 @@ from corpus.load import load
 from corpus.text import normalize
 from index import store
 from index.encoder import ModelInfo
-from index.store import IndexConfig
+from index.config import IndexConfig
 from service.answer import Answerer
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -52,6 +52,11 @@ class FakeEncoder:
         return ModelInfo(name=self.name, runtime=self.runtime, dims=self.dims)  # no model files to record
 
 
+# The settings the tests build with (explicit: IndexConfig has no defaults; Settings holds the service's).
+FAKE_CONFIG = IndexConfig(model=FakeEncoder.name, chunk_chars=600, chunk_overlap=1, index_type="flat",
+                          runtime="onnx-int8", dims=None)
+
+
 @pytest.fixture(autouse=True)
 def isolated_data_dir(tmp_path, monkeypatch):
     """Every test writes its SQLite databases under its own temporary folder."""
@@ -65,7 +70,7 @@ def encoder() -> FakeEncoder:
 
 @pytest.fixture
 def config() -> IndexConfig:
-    return IndexConfig(model=FakeEncoder.name)
+    return FAKE_CONFIG
 
 
 @pytest.fixture

@@ -1,10 +1,11 @@
 import json
+from dataclasses import replace
 
 import pytest
 
 from corpus.load import load
 from index import store
-from index.store import IndexConfig, StoreError
+from index.store import StoreError
 from tests.conftest import FIXTURES, SEED
 
 
@@ -33,7 +34,7 @@ def test_load_refuses_another_model_settings_or_dims(tmp_path, seed_index, confi
     with pytest.raises(StoreError, match="model: index has 'fake-trigram', configured 'other'"):
         store.load(folder, config, "other", 256)
     with pytest.raises(StoreError, match="setting chunk_chars"):
-        store.load(folder, IndexConfig(model="fake-trigram", chunk_chars=300))
+        store.load(folder, replace(config, chunk_chars=300))
     with pytest.raises(StoreError, match="dims: index has 256, encoder gives 128"):
         store.load(folder, config, "fake-trigram", 128)
 

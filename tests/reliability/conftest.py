@@ -10,7 +10,7 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -24,7 +24,7 @@ from service.answer import Answerer
 from service.api import create_app
 from service.settings import Settings
 from tests.browser.conftest import free_ports
-from tests.conftest import FIXTURES, ROOT, SEED, FakeEncoder
+from tests.conftest import FAKE_CONFIG, FIXTURES, ROOT, SEED, FakeEncoder
 
 PORTS = range(8200, 8250)
 # The fake stands in for the torch encoder (tests/reliability/fake_cli.py), so its servers run that runtime.
@@ -64,7 +64,7 @@ def fake_app_client(index: store.Index, encoder: FakeEncoder | None = None, **se
 @pytest.fixture(scope="module")
 def corpus_index() -> store.Index:
     """The seed article and the test fixtures (Markdown, HTML with scripts, JSONL), fake-encoded."""
-    return store.build(load([SEED, FIXTURES]), FakeEncoder(), store.IndexConfig(model=FakeEncoder.name, runtime="torch"))
+    return store.build(load([SEED, FIXTURES]), FakeEncoder(), replace(FAKE_CONFIG, runtime="torch"))
 
 
 def damage(folder: Path, how: str) -> None:

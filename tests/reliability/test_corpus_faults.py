@@ -3,17 +3,19 @@ previous index exactly as it was; huge articles and HTML with scripts are handle
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from corpus.load import MAX_ARTICLE_CHARS, load
 from index import store
 from service import cli
 from service.answer import Answerer
-from tests.conftest import FIXTURES, SEED, FakeEncoder
+from tests.conftest import FAKE_CONFIG, FIXTURES, SEED, FakeEncoder
 
 pytestmark = pytest.mark.reliability
 
-CONFIG = store.IndexConfig(model=FakeEncoder.name, runtime="torch")
+CONFIG = replace(FAKE_CONFIG, runtime="torch")
 BAD_FILES = {
     "vide.txt": (b"", "vide.txt: the file is empty"),
     "blanc.md": (b"  \n\t\n", "blanc.md: the file is empty"),

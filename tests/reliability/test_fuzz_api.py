@@ -8,6 +8,7 @@ import atexit
 import json
 import shutil
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 
 import hypothesis.strategies as st
@@ -22,13 +23,13 @@ from index import store
 from service.answer import Answerer
 from service.api import create_app
 from service.settings import Settings
-from tests.conftest import FIXTURES, SEED, FakeEncoder
+from tests.conftest import FAKE_CONFIG, FIXTURES, SEED, FakeEncoder
 from tests.reliability.conftest import assert_error_shape, assert_verbatim, fake_app_client
 
 pytestmark = pytest.mark.reliability
 
 TOKEN = "jeton-fuzz-0123456789abcdef"
-INDEX = store.build(load([SEED, FIXTURES]), FakeEncoder(), store.IndexConfig(model=FakeEncoder.name, runtime="torch"))
+INDEX = store.build(load([SEED, FIXTURES]), FakeEncoder(), replace(FAKE_CONFIG, runtime="torch"))
 SCRATCH = Path(tempfile.mkdtemp(prefix="sourcier-fuzz-"))  # built at import: the per-test data folder is not set yet
 atexit.register(shutil.rmtree, SCRATCH, True)
 APP = create_app(Settings(editor_token=TOKEN, query_log=True, rate_limit=0, data_dir=SCRATCH, index_dir=SCRATCH),

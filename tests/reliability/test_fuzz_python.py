@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 
 import hypothesis.strategies as st
@@ -15,14 +16,14 @@ from corpus.chunk import chunks, sentences
 from corpus.load import SUFFIXES, CorpusError, load, load_file
 from index import store
 from service.answer import Answerer, QuestionError, check_question
-from tests.conftest import FIXTURES, SEED, FakeEncoder
+from tests.conftest import FAKE_CONFIG, FIXTURES, SEED, FakeEncoder
 
 pytestmark = pytest.mark.reliability
 
 FUZZ = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow], database=None)
 CODES = {"invalid_question", "empty_question", "question_too_long", "invalid_top_k"}
 ENCODER = FakeEncoder()
-CONFIG = store.IndexConfig(model=FakeEncoder.name, runtime="torch")
+CONFIG = replace(FAKE_CONFIG, runtime="torch")
 INDEX = store.build(load([SEED, FIXTURES]), ENCODER, CONFIG)
 ANSWERER = Answerer(INDEX, ENCODER, threshold=0.3, base_url="http://test")
 ANYTHING = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(), st.binary(max_size=20),

@@ -8,6 +8,7 @@ import logging
 import os
 import threading
 import time
+from dataclasses import replace
 
 import pytest
 from fastapi.testclient import TestClient
@@ -19,12 +20,12 @@ from service.answer import Answerer
 from service.api import create_app
 from service.reload import IndexReloader, load_stable
 from service.settings import Settings
-from tests.conftest import FIXTURES, SEED, FakeEncoder
+from tests.conftest import FAKE_CONFIG, FIXTURES, SEED, FakeEncoder
 from tests.reliability.conftest import damage, process_env, run_cli
 
 pytestmark = pytest.mark.reliability
 
-CONFIG = store.IndexConfig(model=FakeEncoder.name, runtime="torch")
+CONFIG = replace(FAKE_CONFIG, runtime="torch")
 
 
 FAULTS = {"truncated": "does not match its hash", "tampered": "does not match its hash",

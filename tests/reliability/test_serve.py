@@ -10,13 +10,14 @@ import signal
 import socket
 import threading
 import time
+from dataclasses import replace
 
 import httpx
 import pytest
 
 from corpus.load import load
 from index import store
-from tests.conftest import FIXTURES, SEED, FakeEncoder
+from tests.conftest import FAKE_CONFIG, FIXTURES, SEED, FakeEncoder
 from tests.reliability.conftest import ARTIFACTS, assert_error_shape, rss_mb, run_cli
 from tests.reliability.load import run_load, verbatim_check
 
@@ -28,7 +29,7 @@ OPEN = {"rate_limit": "0", "max_inflight": "64"}  # one loopback client plays ma
 
 
 def fake_index(paths) -> store.Index:
-    return store.build(load(paths), FakeEncoder(), store.IndexConfig(model=FakeEncoder.name, runtime="torch"))
+    return store.build(load(paths), FakeEncoder(), replace(FAKE_CONFIG, runtime="torch"))
 
 
 def test_load_at_concurrency_32_without_errors_or_memory_growth(served):
