@@ -22,7 +22,7 @@ from corpus.load import Article
 from corpus.text import normalize
 from eval.metrics import Prediction, Span
 from index.encoder import Encoder
-from index.store import text_hash
+from index.build import text_hash
 
 log = logging.getLogger(__name__)
 

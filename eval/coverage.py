@@ -22,7 +22,7 @@ from typing import Any, Iterable
 from tqdm import tqdm
 
 from eval.clusters import Cluster, cluster_questions
-from index.store import Index
+from index.search import Index
 from service.answer import Answerer, QuestionError, check_question, passage_url, _section
 from service.db import Database
 from service.settings import Settings

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -42,10 +42,15 @@ class ModelInfo:
     runtime: str
     dims: int
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {key: value for key, value in (("name", self.name), ("path", self.path),
                                                ("file_hashes", self.file_hashes), ("runtime", self.runtime),
                                                ("dims", self.dims)) if value is not None}
+
+    @classmethod
+    def from_dict(cls, record: dict[str, Any]) -> ModelInfo:
+        return cls(name=record["name"], path=record.get("path"), file_hashes=record.get("file_hashes"),
+                   runtime=record["runtime"], dims=record["dims"])
 
 
 @runtime_checkable

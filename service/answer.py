@@ -20,7 +20,7 @@ import numpy as np
 
 from corpus.load import Article
 from index.encoder import Encoder
-from index.store import Index
+from index.search import Index
 from service.lexical import Overlap, asks_quantity, has_number
 
 if TYPE_CHECKING:

@@ -211,11 +211,11 @@ def create_app(settings: Settings | None = None, loader: Loader = load_answerer)
     @app.get("/api/health", response_model=HealthOut)
     def health(request: Request) -> dict[str, Any]:
         answerer: Answerer = request.app.state.answerer
-        corpus = answerer.index.manifest["corpus"]
-        model = answerer.index.manifest["model"]
-        return {"status": "ok", "model": model["name"], "runtime": model["runtime"],
-                "index_version": answerer.index.version, "articles": corpus["articles"],
-                "sentences": corpus["sentences"], "chunks": corpus["chunks"]}
+        corpus = answerer.index.manifest.corpus
+        model = answerer.index.manifest.model
+        return {"status": "ok", "model": model.name, "runtime": model.runtime,
+                "index_version": answerer.index.version, "articles": corpus.articles,
+                "sentences": corpus.sentences, "chunks": corpus.chunks}
 
     from service.widget import widget_router  # here: service.widget imports APIError from this module
 

@@ -10,9 +10,9 @@ import pytest
 
 from corpus.load import load
 from corpus.text import normalize
-from index import store
-from index.encoder import ModelInfo
+from index.build import build
 from index.config import IndexConfig
+from index.encoder import ModelInfo
 from service.answer import Answerer
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -80,7 +80,7 @@ def seed_articles():
 
 @pytest.fixture
 def seed_index(seed_articles, encoder, config):
-    return store.build(seed_articles, encoder, config)
+    return build(seed_articles, encoder, config)
 
 
 @pytest.fixture

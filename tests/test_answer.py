@@ -1,7 +1,7 @@
 import pytest
 
 from corpus.load import load
-from index import store
+from index.build import build
 from service.answer import Answerer, QuestionError, check_question, passage_url
 from tests.conftest import FIXTURES
 
@@ -54,7 +54,7 @@ def test_alternatives_do_not_overlap_the_answer(answerer):
 
 
 def test_multi_format_corpus_answers_verbatim_with_emoji_offsets(encoder, config):
-    index = store.build(load([FIXTURES]), encoder, config)
+    index = build(load([FIXTURES]), encoder, config)
     answerer = Answerer(index, encoder, threshold=0.0, base_url="http://test")
     for question in ["farine T65 mie", "casque obligatoire vélo", "cœur sang accélère", "balise img onerror"]:
         result = answerer.answer(question)
@@ -69,7 +69,7 @@ def test_multi_format_corpus_answers_verbatim_with_emoji_offsets(encoder, config
 def test_empty_index_abstains(encoder, config, tmp_path):
     path = tmp_path / "titre.txt"
     path.write_text("Juste un titre\n", encoding="utf-8")
-    answerer = Answerer(store.build(load([path]), encoder, config), encoder, threshold=0.1)
+    answerer = Answerer(build(load([path]), encoder, config), encoder, threshold=0.1)
     result = answerer.answer("une question")
     assert not result.answered and "aucun article" in result.reason
 

@@ -2,7 +2,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from corpus.load import load
-from index import store
+from index.build import build
 from service.answer import Answerer
 from service.api import create_app
 from service.settings import Settings
@@ -11,7 +11,7 @@ from tests.conftest import FIXTURES, SEED
 
 @pytest.fixture
 def client(encoder, config):
-    index = store.build(load([SEED, FIXTURES]), encoder, config)
+    index = build(load([SEED, FIXTURES]), encoder, config)
     answerer = Answerer(index, encoder, threshold=0.3, base_url="http://test")
     app = create_app(Settings(), loader=lambda settings: answerer)
     with TestClient(app, raise_server_exceptions=False) as test_client:

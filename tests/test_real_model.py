@@ -6,7 +6,7 @@ from fastapi.testclient import TestClient
 from corpus.load import load
 from index import fetch as fetch_mod
 from index import model as model_mod
-from index import store
+from index.build import build
 from service.answer import Answerer
 from service.api import create_app
 from service.settings import Settings
@@ -19,7 +19,7 @@ pytestmark = pytest.mark.slow
 def real():
     settings = Settings()
     encoder = model_mod.SentenceTransformerEncoder(fetch_mod.resolve(settings.model, settings.model_cache))
-    index = store.build(load([SEED]), encoder, settings.index_config())
+    index = build(load([SEED]), encoder, settings.index_config())
     return Answerer.from_settings(index, encoder, settings)
 
 

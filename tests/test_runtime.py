@@ -7,8 +7,8 @@ import pytest
 
 from index import onnx as onnx_mod
 from index import store
+from index.manifest import Manifest, StoreError, check_compatible
 from index.model import load_encoder
-from index.store import StoreError
 from service.settings import Settings
 
 
@@ -24,11 +24,12 @@ def test_load_refuses_an_index_built_with_another_runtime(tmp_path, seed_index, 
 
 
 def test_an_index_older_than_the_runtime_setting_counts_as_torch_full_size(tmp_path, seed_index, config):
-    manifest = dict(seed_index.manifest)
-    manifest["settings"] = {k: v for k, v in manifest["settings"].items() if k not in ("runtime", "dims")}
-    store.check_compatible(manifest, replace(config, runtime="torch"))
+    record = seed_index.manifest.to_dict()
+    record["settings"] = {k: v for k, v in record["settings"].items() if k not in ("runtime", "dims")}
+    manifest = Manifest.from_dict(record)
+    check_compatible(manifest, replace(config, runtime="torch"))
     with pytest.raises(StoreError, match="setting runtime: index has 'torch', configured 'onnx'"):
-        store.check_compatible(manifest, replace(config, runtime="onnx"))
+        check_compatible(manifest, replace(config, runtime="onnx"))
 
 
 def test_settings_carry_runtime_and_dims_into_the_index_config(monkeypatch):

@@ -6,7 +6,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from corpus.load import load
-from index import store
+from index.build import build
 from service.answer import Answerer
 from service.api import create_app
 from service.settings import Settings
@@ -16,7 +16,7 @@ from tests.test_api import assert_error
 
 
 def make_client(encoder, config, **settings):
-    index = store.build(load([SEED, FIXTURES]), encoder, config)
+    index = build(load([SEED, FIXTURES]), encoder, config)
     answerer = Answerer(index, encoder, threshold=0.3, base_url="http://test")
     app = create_app(Settings(**settings), loader=lambda s: answerer)
     return TestClient(app, raise_server_exceptions=False)

@@ -19,7 +19,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from corpus.load import load
-from index import store
+from index.build import build
+from index.search import Index
 from service.answer import Answerer
 from service.api import create_app
 from service.settings import Settings
@@ -54,7 +55,7 @@ def assert_verbatim(body: dict, articles: dict) -> None:
         assert articles[passage["doc_id"]].text[passage["start"]:passage["end"]] == passage["text"]
 
 
-def fake_app_client(index: store.Index, encoder: FakeEncoder | None = None, **settings) -> TestClient:
+def fake_app_client(index: Index, encoder: FakeEncoder | None = None, **settings) -> TestClient:
     encoder = encoder or FakeEncoder()
     answerer = Answerer(index, encoder, threshold=0.3, base_url="http://test")
     app = create_app(Settings(**settings), loader=lambda _: answerer)
@@ -62,9 +63,9 @@ def fake_app_client(index: store.Index, encoder: FakeEncoder | None = None, **se
 
 
 @pytest.fixture(scope="module")
-def corpus_index() -> store.Index:
+def corpus_index() -> Index:
     """The seed article and the test fixtures (Markdown, HTML with scripts, JSONL), fake-encoded."""
-    return store.build(load([SEED, FIXTURES]), FakeEncoder(), replace(FAKE_CONFIG, runtime="torch"))
+    return build(load([SEED, FIXTURES]), FakeEncoder(), replace(FAKE_CONFIG, runtime="torch"))
 
 
 def damage(folder: Path, how: str) -> None:

@@ -19,7 +19,7 @@ from schemathesis.specs.openapi.checks import (allow_header_conformance, content
                                                positive_data_acceptance)
 
 from corpus.load import load
-from index import store
+from index.build import build
 from service.answer import Answerer
 from service.api import create_app
 from service.settings import Settings
@@ -29,7 +29,7 @@ from tests.reliability.conftest import assert_error_shape, assert_verbatim, fake
 pytestmark = pytest.mark.reliability
 
 TOKEN = "jeton-fuzz-0123456789abcdef"
-INDEX = store.build(load([SEED, FIXTURES]), FakeEncoder(), replace(FAKE_CONFIG, runtime="torch"))
+INDEX = build(load([SEED, FIXTURES]), FakeEncoder(), replace(FAKE_CONFIG, runtime="torch"))
 SCRATCH = Path(tempfile.mkdtemp(prefix="sourcier-fuzz-"))  # built at import: the per-test data folder is not set yet
 atexit.register(shutil.rmtree, SCRATCH, True)
 APP = create_app(Settings(editor_token=TOKEN, query_log=True, rate_limit=0, data_dir=SCRATCH, index_dir=SCRATCH),

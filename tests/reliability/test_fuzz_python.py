@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, assume, given, settings
 
 from corpus.chunk import chunks, sentences
 from corpus.load import SUFFIXES, CorpusError, load, load_file
-from index import store
+from index.build import build
 from service.answer import Answerer, QuestionError, check_question
 from tests.conftest import FAKE_CONFIG, FIXTURES, SEED, FakeEncoder
 
@@ -24,7 +24,7 @@ FUZZ = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCh
 CODES = {"invalid_question", "empty_question", "question_too_long", "invalid_top_k"}
 ENCODER = FakeEncoder()
 CONFIG = replace(FAKE_CONFIG, runtime="torch")
-INDEX = store.build(load([SEED, FIXTURES]), ENCODER, CONFIG)
+INDEX = build(load([SEED, FIXTURES]), ENCODER, CONFIG)
 ANSWERER = Answerer(INDEX, ENCODER, threshold=0.3, base_url="http://test")
 ANYTHING = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(), st.binary(max_size=20),
                      st.text(max_size=600), st.lists(st.text(max_size=5), max_size=3))
@@ -143,7 +143,7 @@ def test_an_index_of_any_loadable_article_answers_verbatim(parts, question):
             articles = load([path])
         except CorpusError:
             assume(False)
-        answerer = Answerer(store.build(articles, ENCODER, CONFIG), ENCODER, threshold=0.0)
+        answerer = Answerer(build(articles, ENCODER, CONFIG), ENCODER, threshold=0.0)
         try:
             clean = check_question(question)
         except QuestionError:
