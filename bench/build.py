@@ -15,6 +15,8 @@ from bench.common import PIAF_ARTICLES, SEED, WORK, bench_settings
 from corpus.chunk import chunks, pairs, sentences
 from corpus.load import load
 from index import store
+from index.build import build, chunk_input, pair_input, sentence_input, vector_cache
+from index.search import Index
 
 BARE_SAMPLE = 2000  # inputs timed bare: a fixed random sample of the PIAF build's inputs
 
@@ -51,20 +53,20 @@ def _inputs(articles: list) -> list[tuple[str, str]]:  # noqa: ANN001
     items = []
     for article in articles:
         sents = sentences(article)
-        items += [(article.title, store.sentence_input(article, s)) for s in sents]
-        items += [(article.title, store.pair_input(article, sents[i], sents[j])) for i, j in pairs(article, sents)]
-        items += [(article.title, store.chunk_input(article, c)) for c in chunks(article, sents)]
+        items += [(article.title, sentence_input(article, s)) for s in sents]
+        items += [(article.title, pair_input(article, sents[i], sents[j])) for i, j in pairs(article, sents)]
+        items += [(article.title, chunk_input(article, c)) for c in chunks(article, sents)]
     return items
 
 
-def _build(name: str, articles: list, encoder, config) -> tuple[BuildRow, store.Index]:  # noqa: ANN001
+def _build(name: str, articles: list, encoder, config) -> tuple[BuildRow, Index]:  # noqa: ANN001
     started = time.perf_counter()
-    index = store.build(articles, encoder, config)
+    index = build(articles, encoder, config)
     built = time.perf_counter() - started
     started = time.perf_counter()
     store.save(index, index_folder(name, config.runtime, config.dims))
     saved = time.perf_counter() - started
-    embedded = index.manifest["build"]["embedded"]
+    embedded = index.manifest.build.embedded
     return BuildRow(name, len(articles), embedded, round(built, 2), round(saved, 2), round(embedded / built, 1)), index
 
 
@@ -93,11 +95,11 @@ def run(runtime: str, dims: int | None = None) -> BuildResult:
         started = time.perf_counter()
         previous = store.load(index_folder("piaf-480", runtime, dims), config, encoder.name, encoder.dims,
                               runtime=encoder.runtime)
-        incremental = store.build(changed, encoder, config, cache=store.vector_cache(previous))
+        incremental = build(changed, encoder, config, cache=vector_cache(previous))
         store.save(incremental, WORK / "index-piaf-480-incremental")
         seconds = time.perf_counter() - started
     own = len(_inputs([a for a in changed if a.doc_id == changed_id]))
     full = piaf_row.build_s + piaf_row.save_s
     return BuildResult(encoder.runtime, encoder.dims, [seed_row, piaf_row], round(bare, 1),
                        round(piaf_row.passages_per_s / bare, 3), round(seconds, 2),
-                       incremental.manifest["build"]["embedded"], own, round(seconds / full, 4))
+                       incremental.manifest.build.embedded, own, round(seconds / full, 4))

@@ -15,6 +15,7 @@ import numpy as np
 
 from bench.common import RESULTS, ROOT, WORK
 from index import store
+from index.build import build, vector_cache
 
 CONFIGS = [("torch", None), ("onnx-int8", None), ("onnx-int8", 256), ("torch", 256), ("onnx", None)]
 SETS = ("seed", "piaf-ci")
@@ -52,11 +53,11 @@ def truncate_index(set_name: str, runtime: str, dims: int) -> None:
     from eval.sets import load_set
 
     full = store.load(_folder(set_name, runtime, None))
-    cache = {h: v[:dims] / np.linalg.norm(v[:dims]) for h, v in store.vector_cache(full).items()}
+    cache = {h: v[:dims] / np.linalg.norm(v[:dims]) for h, v in vector_cache(full).items()}
     settings = bench_settings(runtime=runtime, dims=dims)
-    index = store.build(load_set(set_name).articles, settings.load_encoder(), settings.index_config(), cache=cache)
-    if index.manifest["build"]["embedded"]:
-        raise RuntimeError(f"{set_name} {runtime} {dims}: {index.manifest['build']['embedded']} inputs were embedded")
+    index = build(load_set(set_name).articles, settings.load_encoder(), settings.index_config(), cache=cache)
+    if index.manifest.build.embedded:
+        raise RuntimeError(f"{set_name} {runtime} {dims}: {index.manifest.build.embedded} inputs were embedded")
     store.save(index, _folder(set_name, runtime, dims))
 
 

@@ -25,6 +25,8 @@ import numpy as np
 from bench.build import index_folder
 from bench.common import Timing, bench_settings, time_calls
 from index import store
+from index.build import build
+from index.manifest import StoreError
 from service.core import Answerer
 
 WARMUP = 5
@@ -72,8 +74,8 @@ def ensure_seed_index(runtime: str, encoder: Any) -> None:
     folder = index_folder("seed", runtime, None)
     try:
         store.load(folder, settings.index_config(), encoder.name, encoder.dims, runtime=encoder.runtime)
-    except store.StoreError:
-        store.save(store.build(load([SEED]), encoder, settings.index_config()), folder)
+    except StoreError:
+        store.save(build(load([SEED]), encoder, settings.index_config()), folder)
 
 
 def _interleave(systems: dict[str, Any], answerers: dict[str, Answerer], questions: list[str],
@@ -98,7 +100,7 @@ def _interleave(systems: dict[str, Any], answerers: dict[str, Answerer], questio
 def run(questions: list[str], runtimes: list[str], recommended: str, rounds: int = 2) -> QueryResult:
     from sentence_transformers import SentenceTransformer
 
-    from index.model import resolve
+    from index.fetch import resolve
 
     settings = bench_settings()
     tutorial = SentenceTransformer(resolve(settings.model, settings.model_cache), device="cpu")

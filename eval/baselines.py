@@ -21,8 +21,8 @@ from corpus.chunk import sentences
 from corpus.load import Article
 from corpus.text import normalize
 from eval.metrics import Prediction, Span
-from index.model import Encoder
-from index.store import text_hash
+from index.encoder import Encoder
+from index.build import text_hash
 
 log = logging.getLogger(__name__)
 

@@ -18,9 +18,10 @@ from tqdm import tqdm
 from eval import metrics
 from eval.metrics import Prediction, Span
 from eval.sets import EvalSet
-from index import store
-from index.model import Encoder
-from index.store import IndexConfig
+from index.config import IndexConfig
+from index.encoder import Encoder
+from index.ensure import ensure
+from index.search import Index
 from service.core import Answerer
 
 if TYPE_CHECKING:
@@ -88,19 +89,10 @@ def eval_folder(settings: Settings, eval_set: EvalSet) -> Path:
 
 
 def eval_index(eval_set: EvalSet, encoder: Encoder, config: IndexConfig, folder: Path,
-               progress: bool = False) -> store.Index:
+               progress: bool = False) -> Index:
     """The set's Sourcier index, rebuilt only when the corpus or settings changed (vectors of
-    unchanged inputs are reused)."""
-    try:
-        previous = store.load(folder, config, encoder.name, encoder.dims, runtime=encoder.runtime)
-        if previous.manifest["corpus"]["hash"] == store.corpus_hash(eval_set.articles):
-            return previous
-    except store.StoreError as exc:
-        log.info("building the eval index for %s (%s)", eval_set.name, exc)
-    cache = store.reusable_vectors(folder, encoder.name, encoder.runtime, encoder.dims)
-    index = store.build(eval_set.articles, encoder, config, cache=cache, progress=progress)
-    store.save(index, folder)
-    return index
+    unchanged inputs are reused); a kept one is checked against ``encoder`` (model, dims, runtime)."""
+    return ensure(folder, eval_set.articles, config, encoder, progress=progress).index
 
 
 def predict_all(system: System, eval_set: EvalSet, progress: bool = False) -> list[Prediction]:
@@ -129,8 +121,8 @@ def evaluate(eval_set: EvalSet, answerer: Answerer, baselines: list[System], pro
     report = {
         "set": eval_set.name, "questions": len(eval_set.questions),
         "held_out_articles": eval_set.held_out, "articles": len(eval_set.articles),
-        "index_version": answerer.index.version, "model": answerer.index.manifest["model"]["name"],
-        "runtime": answerer.index.manifest["model"]["runtime"],
+        "index_version": answerer.index.version, "model": answerer.index.manifest.model.name,
+        "runtime": answerer.index.manifest.model.runtime,
         "machine": {"platform": platform.platform(), "processor": platform.processor() or platform.machine()},
         "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "systems": {},

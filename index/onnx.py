@@ -25,7 +25,8 @@ from pathlib import Path
 
 import numpy as np
 
-from index.model import EXPECTED_SHA256, ModelError, ModelInfo, sha256_file, verify
+from index.encoder import ModelError, ModelInfo, sha256_file
+from index.fetch import model_hashes
 
 log = logging.getLogger(__name__)
 
@@ -51,13 +52,6 @@ def export_dir(model_path: Path) -> Path:
 
 def _versions() -> dict[str, str]:
     return {name: version(name) for name in ("torch", "onnxscript", "onnx", "onnxruntime")}
-
-
-def _source_hashes(model_path: Path) -> dict[str, str]:
-    try:
-        return verify(model_path)
-    except ModelError:
-        return {name: sha256_file(model_path / name) for name in EXPECTED_SHA256 if (model_path / name).is_file()}
 
 
 def _read_stamp(folder: Path) -> dict:
@@ -87,7 +81,7 @@ def ensure_export(model_path: Path, precision: str = "fp32") -> Path:
     """The checked ONNX file of ``model_path`` at ``precision`` (fp32 or int8), made if missing or stale."""
     model_path = Path(model_path)
     folder = export_dir(model_path)
-    source = _source_hashes(model_path)
+    source = model_hashes(model_path)
     if _stamp_is_current(_read_stamp(folder), precision, source, folder):
         return folder / FILES[precision][0]
     if precision == "int8":
@@ -255,4 +249,5 @@ class OnnxEncoder:
         return self._encode(list(texts), progress)
 
     def info(self) -> ModelInfo:
-        return ModelInfo(self.name, str(self.path.resolve()), _source_hashes(self.path), self.runtime, self.dims)
+        return ModelInfo(name=self.name, path=str(self.path.resolve()), file_hashes=model_hashes(self.path),
+                         runtime=self.runtime, dims=self.dims)

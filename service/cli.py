@@ -36,7 +36,7 @@ def _settings(args: argparse.Namespace) -> Settings:
 def cmd_fetch_model(args: argparse.Namespace) -> int:
     """Fetch and verify the model, then prepare the configured runtime (the ONNX export, once), so the
     service's first start only loads files."""
-    from index.model import resolve
+    from index.fetch import resolve
 
     settings = _settings(args)
     path = resolve(settings.model, settings.model_cache)
@@ -51,29 +51,24 @@ def cmd_fetch_model(args: argparse.Namespace) -> int:
 def cmd_build(args: argparse.Namespace) -> int:
     """Build (or refresh) the index; unchanged inputs reuse their vectors; an up-to-date index is kept."""
     from corpus.load import load
-    from index import store
+    from index.ensure import ensure
 
     settings = _settings(args)
     config = settings.index_config()
     articles = load(settings.corpus)
-    try:
-        manifest = store.read_manifest(settings.index_dir)
-        store.check_compatible(manifest, config)
-        if manifest["corpus"]["hash"] == store.corpus_hash(articles) and not args.force:
-            print(f"index {manifest['version']} is up to date ({manifest['corpus']['articles']} articles) "
-                  f"at {settings.index_dir}")
-            return 0
-    except store.StoreError as exc:
-        log.info("the index will be rebuilt (%s)", exc)
-    encoder = settings.load_encoder()
-    cache = store.reusable_vectors(settings.index_dir, encoder.name, encoder.runtime, encoder.dims)
-    index = store.build(articles, encoder, config, cache=cache, progress=not args.quiet)
-    store.save(index, settings.index_dir)
-    corpus, build = index.manifest["corpus"], index.manifest["build"]
-    print(f"index {index.version} saved to {settings.index_dir}: {corpus['articles']} articles, "
-          f"{corpus['sentences']} sentences, {corpus['pairs']} pairs, {corpus['chunks']} chunks; "
-          f"embedded {build['embedded']}, "
-          f"reused {build['reused']}, {build['seconds']} s")
+    # settings.load_encoder is called only to rebuild: an up-to-date index costs one manifest read
+    ensured = ensure(settings.index_dir, articles, config, settings.load_encoder, force=args.force,
+                     progress=not args.quiet, load_current=False)
+    manifest = ensured.manifest
+    if not ensured.built:
+        print(f"index {manifest.version} is up to date ({manifest.corpus.articles} articles) "
+              f"at {settings.index_dir}")
+        return 0
+    corpus, build = manifest.corpus, manifest.build
+    print(f"index {manifest.version} saved to {settings.index_dir}: {corpus.articles} articles, "
+          f"{corpus.sentences} sentences, {corpus.pairs} pairs, {corpus.chunks} chunks; "
+          f"embedded {build.embedded}, "
+          f"reused {build.reused}, {build.seconds} s")
     return 0
 
 
@@ -334,8 +329,8 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     from corpus.load import CorpusError
-    from index.model import ModelError
-    from index.store import StoreError
+    from index.encoder import ModelError
+    from index.manifest import StoreError
 
     try:
         return args.func(args)

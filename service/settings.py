@@ -11,8 +11,8 @@ from typing import Any
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from index.model import Encoder
-from index.store import IndexConfig
+from index.config import IndexConfig
+from index.encoder import Encoder
 from service.core.calibration import calibrated_threshold
 from service.core.config import AnswerConfig, Limits
 
@@ -97,9 +97,9 @@ class Settings(BaseSettings):
 
     def load_encoder(self) -> Encoder:
         """The encoder these settings describe (model, runtime, dims), the model fetched and verified first."""
-        from index import model
+        from index import fetch, model
 
-        return model.load_encoder(model.resolve(self.model, self.model_cache), self.runtime, self.dims,
+        return model.load_encoder(fetch.resolve(self.model, self.model_cache), self.runtime, self.dims,
                                   self.batch_size, self.threads)
 
     def limits(self) -> Limits:

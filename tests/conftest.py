@@ -12,8 +12,10 @@ import pytest
 
 from corpus.load import load
 from corpus.text import normalize
-from index import store
-from index.store import IndexConfig
+from index.build import build
+from index.config import IndexConfig
+from index.encoder import ModelInfo
+from index.search import Index
 from service.core import Answerer
 from service.settings import Settings
 
@@ -22,7 +24,7 @@ SEED = ROOT / "corpus" / "articles" / "contractions-muscle-mollet.txt"
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
 
-def make_answerer(index: store.Index, encoder: Any, threshold: float, base_url: str = "", **scoring: Any) -> Answerer:
+def make_answerer(index: Index, encoder: Any, threshold: float, base_url: str = "", **scoring: Any) -> Answerer:
     """An Answerer with the settings' defaults, the given threshold, base URL and scoring overrides
     (``pair_margin=1.0``, ``number_penalty=0.0``...)."""
     return Answerer(index, encoder, replace(Settings().answer_config(threshold), base_url=base_url, **scoring))
@@ -56,6 +58,14 @@ class FakeEncoder:
         self.calls.append(len(texts))
         return np.stack([self._vector(t) for t in texts]) if texts else np.zeros((0, self.dims), np.float32)
 
+    def info(self) -> ModelInfo:
+        return ModelInfo(name=self.name, runtime=self.runtime, dims=self.dims)  # no model files to record
+
+
+# The settings the tests build with (explicit: IndexConfig has no defaults; Settings holds the service's).
+FAKE_CONFIG = IndexConfig(model=FakeEncoder.name, chunk_chars=600, chunk_overlap=1, index_type="flat",
+                          runtime="onnx-int8", dims=None)
+
 
 @pytest.fixture(autouse=True)
 def isolated_data_dir(tmp_path, monkeypatch):
@@ -70,7 +80,7 @@ def encoder() -> FakeEncoder:
 
 @pytest.fixture
 def config() -> IndexConfig:
-    return IndexConfig(model=FakeEncoder.name)
+    return FAKE_CONFIG
 
 
 @pytest.fixture
@@ -80,7 +90,7 @@ def seed_articles():
 
 @pytest.fixture
 def seed_index(seed_articles, encoder, config):
-    return store.build(seed_articles, encoder, config)
+    return build(seed_articles, encoder, config)
 
 
 @pytest.fixture

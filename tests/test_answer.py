@@ -1,8 +1,8 @@
 import pytest
 
 from corpus.load import load
-from index import store
 from service.settings import Settings
+from index.build import build
 from service.core import Answerer, QuestionError, check_question, passage_url
 from tests.conftest import FIXTURES, make_answerer
 
@@ -57,7 +57,7 @@ def test_alternatives_do_not_overlap_the_answer(answerer):
 
 
 def test_multi_format_corpus_answers_verbatim_with_emoji_offsets(encoder, config):
-    index = store.build(load([FIXTURES]), encoder, config)
+    index = build(load([FIXTURES]), encoder, config)
     answerer = make_answerer(index, encoder, threshold=0.0, base_url="http://test")
     for question in ["farine T65 mie", "casque obligatoire vélo", "cœur sang accélère", "balise img onerror"]:
         result = answerer.answer(question)
@@ -72,7 +72,7 @@ def test_multi_format_corpus_answers_verbatim_with_emoji_offsets(encoder, config
 def test_empty_index_abstains(encoder, config, tmp_path):
     path = tmp_path / "titre.txt"
     path.write_text("Juste un titre\n", encoding="utf-8")
-    answerer = make_answerer(store.build(load([path]), encoder, config), encoder, threshold=0.1)
+    answerer = make_answerer(build(load([path]), encoder, config), encoder, threshold=0.1)
     result = answerer.answer("une question")
     assert not result.answered and "aucun article" in result.reason
 

@@ -2,7 +2,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from corpus.load import load
-from index import store
+from index.build import build
+from service.core import Answerer
 from service.web.app import create_app
 from service.settings import Settings
 from tests.conftest import FIXTURES, SEED, make_answerer
@@ -10,7 +11,7 @@ from tests.conftest import FIXTURES, SEED, make_answerer
 
 @pytest.fixture
 def client(encoder, config):
-    index = store.build(load([SEED, FIXTURES]), encoder, config)
+    index = build(load([SEED, FIXTURES]), encoder, config)
     answerer = make_answerer(index, encoder, threshold=0.3, base_url="http://test")
     app = create_app(Settings(), loader=lambda settings: answerer)
     with TestClient(app, raise_server_exceptions=False) as test_client:
@@ -102,7 +103,7 @@ def test_home_lists_articles_escaped(client):
 
 def test_the_top_k_setting_is_the_default_of_both_ask_routes(encoder, config, monkeypatch):
     monkeypatch.setenv("SOURCIER_TOP_K", "1")
-    index = store.build(load([SEED]), encoder, config)
+    index = build(load([SEED]), encoder, config)
     answerer = make_answerer(index, encoder, threshold=0.0)
     with TestClient(create_app(Settings(), loader=lambda settings: answerer)) as client:
         post = client.post("/api/ask", json={"question": "nerf tibial du mollet"}).json()

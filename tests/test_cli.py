@@ -1,4 +1,5 @@
 import json
+import re
 
 import pytest
 
@@ -6,7 +7,9 @@ from corpus.load import load
 from index import store
 from service import startup as startup_mod
 from service import cli
-from tests.conftest import SEED, make_answerer
+from service.core import Answerer
+from service.settings import Settings
+from tests.conftest import FakeEncoder, SEED, make_answerer
 
 
 @pytest.fixture
@@ -56,6 +59,19 @@ def test_build_skips_an_up_to_date_index_and_show_prints_it(tmp_path, seed_index
     assert cli.main(["show", "contractions-muscle-mollet", "--index", str(folder)]) == 0
     assert "Quel est le Muscle du Mollet?" in capsys.readouterr().out
     assert cli.main(["show", "absent", "--index", str(folder)]) == 1
+
+
+def test_build_loads_the_encoder_only_to_rebuild(tmp_path, capsys, monkeypatch):
+    loads = []
+    monkeypatch.setattr(Settings, "load_encoder", lambda self: loads.append(1) or FakeEncoder())
+    args = ["build", "--corpus", str(SEED), "--index", str(tmp_path / "index"), "--quiet"]
+    assert cli.main(args) == 0 and loads == [1]
+    saved = r"saved to .*index: 1 articles, \d+ sentences, \d+ pairs, \d+ chunks; embedded {}, reused \d+, [\d.]+ s"
+    assert re.search(saved.format("[1-9][0-9]*"), capsys.readouterr().out)
+    assert cli.main(args) == 0 and loads == [1]
+    assert f"is up to date (1 articles) at {tmp_path / 'index'}" in capsys.readouterr().out
+    assert cli.main([*args, "--force"]) == 0 and loads == [1, 1]
+    assert re.search(saved.format("0"), capsys.readouterr().out)
 
 
 def test_errors_are_one_line_messages_not_tracebacks(tmp_path, capsys):

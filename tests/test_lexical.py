@@ -1,7 +1,7 @@
 import pytest
 
 from corpus.load import load
-from index import store
+from index.build import build
 from service.core.lexical import asks_quantity, has_number
 from tests.conftest import make_answerer
 
@@ -34,7 +34,7 @@ def lysat_index(tmp_path, encoder, config, price: str):
     path = tmp_path / "lysat.md"
     path.write_text("# Le lysat plaquettaire\n\nLe lysat plaquettaire épidural coûte cher, disent les patients "
                     f"du cabinet.\n\nLe lysat plaquettaire épidural se paie {price} la séance.\n", encoding="utf-8")
-    return store.build(load([path]), encoder, config)
+    return build(load([path]), encoder, config)
 
 
 QUESTION = "Combien coûte le lysat plaquettaire épidural ?"

@@ -8,10 +8,12 @@ import pytest
 
 from corpus.chunk import chunks, sentences
 from corpus.load import load
+from index import fetch as fetch_mod
 from index import model as model_mod
 from index import onnx as onnx_mod
 from index import store
-from index.store import StoreError
+from index.build import build, chunk_input
+from index.manifest import StoreError
 from service.core import Answerer
 from service.settings import Settings
 from tests.conftest import SEED
@@ -25,14 +27,14 @@ QUESTIONS = [json.loads(line)["question"] for line in (SEED.parents[2] / "eval" 
 @pytest.fixture(scope="module")
 def model_path() -> str:
     settings = Settings()
-    return model_mod.resolve(settings.model, settings.model_cache)
+    return fetch_mod.resolve(settings.model, settings.model_cache)
 
 
 @pytest.fixture(scope="module")
 def passages() -> tuple[list[str], list[str]]:
     """The seed article's chunks, as the index embeds them."""
     article = load([SEED])[0]
-    texts = [store.chunk_input(article, c) for c in chunks(article, sentences(article), 600, 1)]
+    texts = [chunk_input(article, c) for c in chunks(article, sentences(article), 600, 1)]
     return texts, [article.title] * len(texts)
 
 
@@ -77,9 +79,9 @@ def test_matryoshka_dims_truncate_and_renormalise_like_torch(model_path, passage
 def test_int8_index_answers_verbatim_and_refuses_torch_queries(model_path, tmp_path):
     settings = Settings(runtime="onnx-int8", index_dir=tmp_path / "index")
     encoder = settings.load_encoder()
-    index = store.build(load([SEED]), encoder, settings.index_config())
+    index = build(load([SEED]), encoder, settings.index_config())
     store.save(index, settings.index_dir)
-    assert index.manifest["model"]["runtime"] == encoder.runtime
+    assert index.manifest.model.runtime == encoder.runtime
     result = Answerer(index, encoder, settings.answer_config()).answer("Quel nerf innerve le mollet ?")
     assert result.answered and "nerf tibial" in result.answer.text
     citation = result.answer.citation

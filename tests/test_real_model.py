@@ -4,8 +4,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from corpus.load import load
+from index import fetch as fetch_mod
 from index import model as model_mod
-from index import store
+from index.build import build
 from service.core import Answerer
 from service.web.app import create_app
 from service.settings import Settings
@@ -17,8 +18,8 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def real():
     settings = Settings()
-    encoder = model_mod.SentenceTransformerEncoder(model_mod.resolve(settings.model, settings.model_cache))
-    index = store.build(load([SEED]), encoder, settings.index_config())
+    encoder = model_mod.SentenceTransformerEncoder(fetch_mod.resolve(settings.model, settings.model_cache))
+    index = build(load([SEED]), encoder, settings.index_config())
     return Answerer(index, encoder, settings.answer_config())
 
 

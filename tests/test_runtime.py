@@ -1,13 +1,14 @@
 """The encoder runtime is part of what an index was built with: a mismatch is refused, never mixed."""
 
 import json
+from dataclasses import replace
 
 import pytest
 
 from index import onnx as onnx_mod
 from index import store
+from index.manifest import Manifest, StoreError, check_compatible
 from index.model import load_encoder
-from index.store import IndexConfig, StoreError
 from service.settings import Settings
 
 
@@ -17,17 +18,18 @@ def test_load_refuses_an_index_built_with_another_runtime(tmp_path, seed_index, 
     with pytest.raises(StoreError, match="runtime: index built with 'numpy', encoder runs 'onnxruntime-1.0-int8'"):
         store.load(folder, config, "fake-trigram", 256, runtime="onnxruntime-1.0-int8")
     with pytest.raises(StoreError, match="setting runtime: index has 'onnx-int8', configured 'torch'"):
-        store.load(folder, IndexConfig(model="fake-trigram", runtime="torch"))
+        store.load(folder, replace(config, runtime="torch"))
     with pytest.raises(StoreError, match="setting dims: index has None, configured 256"):
-        store.load(folder, IndexConfig(model="fake-trigram", dims=256))
+        store.load(folder, replace(config, dims=256))
 
 
 def test_an_index_older_than_the_runtime_setting_counts_as_torch_full_size(tmp_path, seed_index, config):
-    manifest = dict(seed_index.manifest)
-    manifest["settings"] = {k: v for k, v in manifest["settings"].items() if k not in ("runtime", "dims")}
-    store.check_compatible(manifest, IndexConfig(model="fake-trigram", runtime="torch"))
+    record = seed_index.manifest.to_dict()
+    record["settings"] = {k: v for k, v in record["settings"].items() if k not in ("runtime", "dims")}
+    manifest = Manifest.from_dict(record)
+    check_compatible(manifest, replace(config, runtime="torch"))
     with pytest.raises(StoreError, match="setting runtime: index has 'torch', configured 'onnx'"):
-        store.check_compatible(manifest, IndexConfig(model="fake-trigram", runtime="onnx"))
+        check_compatible(manifest, replace(config, runtime="onnx"))
 
 
 def test_settings_carry_runtime_and_dims_into_the_index_config(monkeypatch):

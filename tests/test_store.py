@@ -1,10 +1,12 @@
 import json
+from dataclasses import replace
 
 import pytest
 
 from corpus.load import load
 from index import store
-from index.store import IndexConfig, StoreError
+from index.build import build, vector_cache
+from index.manifest import StoreError
 from tests.conftest import FIXTURES, SEED
 
 
@@ -33,7 +35,7 @@ def test_load_refuses_another_model_settings_or_dims(tmp_path, seed_index, confi
     with pytest.raises(StoreError, match="model: index has 'fake-trigram', configured 'other'"):
         store.load(folder, config, "other", 256)
     with pytest.raises(StoreError, match="setting chunk_chars"):
-        store.load(folder, IndexConfig(model="fake-trigram", chunk_chars=300))
+        store.load(folder, replace(config, chunk_chars=300))
     with pytest.raises(StoreError, match="dims: index has 256, encoder gives 128"):
         store.load(folder, config, "fake-trigram", 128)
 
@@ -71,24 +73,24 @@ def test_a_failed_save_leaves_the_previous_index_untouched(tmp_path, seed_index,
 
 
 def test_rebuild_embeds_only_the_new_article(tmp_path, encoder, config):
-    first = store.build(load([SEED]), encoder, config)
+    first = build(load([SEED]), encoder, config)
     store.save(first, tmp_path / "index")
     previous = store.load(tmp_path / "index", config)
     encoder.calls.clear()
     articles = load([SEED, FIXTURES / "bulk.jsonl"])
-    second = store.build(articles, encoder, config, cache=store.vector_cache(previous))
+    second = build(articles, encoder, config, cache=vector_cache(previous))
     new_units = sum(1 for s in second.sentences if s.doc_id != "contractions-muscle-mollet") + sum(
         1 for c in second.chunks if c.doc_id != "contractions-muscle-mollet") + sum(
         1 for i, _ in second.pairs if second.sentences[i].doc_id != "contractions-muscle-mollet")
     assert sum(encoder.calls) == new_units
-    assert second.manifest["build"]["reused"] == len(first.sentences) + len(first.chunks) + len(first.pairs)
+    assert second.manifest.build.reused == len(first.sentences) + len(first.chunks) + len(first.pairs)
     assert second.version != first.version
 
 
 def test_empty_corpus_units_still_build(encoder, config, tmp_path):
     only_title = tmp_path / "titre.txt"
     only_title.write_text("Juste un titre\n", encoding="utf-8")
-    index = store.build(load([only_title]), encoder, config)
+    index = build(load([only_title]), encoder, config)
     assert index.sentences == [] and index.search_sentences(encoder.encode_queries(["x"])[0], 5) == []
 
 
@@ -102,7 +104,7 @@ def test_reusable_vectors_survive_a_change_of_unit_rules_but_never_of_runtime(tm
     cache = store.reusable_vectors(folder, encoder.name, encoder.runtime, encoder.dims)
     assert set(cache) == set(seed_index.sentence_hashes + seed_index.pair_hashes + seed_index.chunk_hashes)
     encoder.calls.clear()
-    rebuilt = store.build(load([SEED]), encoder, config, cache=cache)
+    rebuilt = build(load([SEED]), encoder, config, cache=cache)
     assert sum(encoder.calls) == 0 and (rebuilt.pair_vectors == seed_index.pair_vectors).all()
     assert store.reusable_vectors(folder, encoder.name, "onnxruntime-1.32.0-int8", encoder.dims) == {}
     assert store.reusable_vectors(folder, encoder.name, encoder.runtime, 128) == {}

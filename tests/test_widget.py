@@ -6,7 +6,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from corpus.load import load
-from index import store
+from index.build import build
+from service.core import Answerer
 from service.web.app import create_app
 from service.settings import Settings
 from service.web.widget import CONFIG_TOKEN, WIDGET_FILE, widget_script
@@ -15,7 +16,7 @@ from tests.test_api import assert_error
 
 
 def make_client(encoder, config, **settings):
-    index = store.build(load([SEED, FIXTURES]), encoder, config)
+    index = build(load([SEED, FIXTURES]), encoder, config)
     answerer = make_answerer(index, encoder, threshold=0.3, base_url="http://test")
     app = create_app(Settings(**settings), loader=lambda s: answerer)
     return TestClient(app, raise_server_exceptions=False)

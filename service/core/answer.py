@@ -16,8 +16,8 @@ import time
 
 import numpy as np
 
-from index.model import Encoder
-from index.store import Index
+from index.encoder import Encoder
+from index.search import Index
 from service.core.cite import passage_url, section_title
 from service.core.config import AnswerConfig
 from service.core.lexical import Overlap, asks_quantity, has_number

@@ -16,7 +16,7 @@ from scipy.cluster.hierarchy import fcluster, linkage
 from scipy.spatial.distance import pdist
 
 from corpus.text import words
-from index.model import Encoder
+from index.encoder import Encoder
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from typing import Any, Iterable
 
 from tqdm import tqdm
 
-from index.store import Index
+from index.search import Index
 from service.core import Answerer, Limits, QuestionError, check_question, passage_url, section_title
 from service.coverage.clusters import Cluster, cluster_questions
 from service.coverage.questions import read_questions

@@ -23,7 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from index import store
-from index.store import Index, StoreError
+from index.manifest import StoreError, read_manifest
+from index.search import Index
 from service.core.answer import Answerer
 from service.settings import Settings
 
@@ -43,7 +44,7 @@ class ReloadResult:
 def disk_version(folder: Path) -> str | None:
     """The version of the index in ``folder`` now, or None when there is none (or it is unreadable)."""
     try:
-        return str(store.read_manifest(folder).get("version"))
+        return read_manifest(folder).version
     except (StoreError, OSError):
         return None
 
@@ -59,9 +60,9 @@ def load_stable(settings: Settings, answerer: Answerer, attempts: int = LOAD_ATT
         if attempt:
             time.sleep(pause)
         try:
-            before = store.read_manifest(folder)
+            before = read_manifest(folder)
             index = store.load(folder, settings.index_config(), encoder.name, encoder.dims, runtime=encoder.runtime)
-            if store.read_manifest(folder) == before == index.manifest:
+            if read_manifest(folder) == before == index.manifest:
                 return index
             problem = StoreError(f"the index at {folder} changed while it was loaded")
         except StoreError as exc:

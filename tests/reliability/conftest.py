@@ -10,7 +10,7 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -19,11 +19,13 @@ import pytest
 from fastapi.testclient import TestClient
 
 from corpus.load import load
-from index import store
+from index.build import build
+from index.search import Index
+from service.core import Answerer
 from service.web.app import create_app
 from service.settings import Settings
 from tests.browser.conftest import free_ports
-from tests.conftest import FIXTURES, FakeEncoder, ROOT, SEED, make_answerer
+from tests.conftest import FAKE_CONFIG, FIXTURES, FakeEncoder, ROOT, SEED, make_answerer
 
 PORTS = range(8200, 8250)
 # The fake stands in for the torch encoder (tests/reliability/fake_cli.py), so its servers run that runtime.
@@ -53,7 +55,7 @@ def assert_verbatim(body: dict, articles: dict) -> None:
         assert articles[passage["doc_id"]].text[passage["start"]:passage["end"]] == passage["text"]
 
 
-def fake_app_client(index: store.Index, encoder: FakeEncoder | None = None, **settings) -> TestClient:
+def fake_app_client(index: Index, encoder: FakeEncoder | None = None, **settings) -> TestClient:
     encoder = encoder or FakeEncoder()
     answerer = make_answerer(index, encoder, threshold=0.3, base_url="http://test")
     app = create_app(Settings(**settings), loader=lambda _: answerer)
@@ -61,9 +63,9 @@ def fake_app_client(index: store.Index, encoder: FakeEncoder | None = None, **se
 
 
 @pytest.fixture(scope="module")
-def corpus_index() -> store.Index:
+def corpus_index() -> Index:
     """The seed article and the test fixtures (Markdown, HTML with scripts, JSONL), fake-encoded."""
-    return store.build(load([SEED, FIXTURES]), FakeEncoder(), store.IndexConfig(model=FakeEncoder.name, runtime="torch"))
+    return build(load([SEED, FIXTURES]), FakeEncoder(), replace(FAKE_CONFIG, runtime="torch"))
 
 
 def damage(folder: Path, how: str) -> None:

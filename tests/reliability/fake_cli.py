@@ -16,7 +16,7 @@ import time
 
 import numpy as np
 
-from index import model
+from index import fetch, model
 from tests.conftest import FakeEncoder
 
 
@@ -33,7 +33,7 @@ class DelayedFakeEncoder(FakeEncoder):
 
 def main(argv: list[str] | None = None) -> int:
     delay = float(os.environ.get("SOURCIER_TEST_QUERY_DELAY", "0"))
-    model.resolve = lambda name, cache_dir: name
+    fetch.resolve = lambda name, cache_dir: name
     model.SentenceTransformerEncoder = lambda *args, **kwargs: DelayedFakeEncoder(delay)
     from service.cli import main as cli_main
 

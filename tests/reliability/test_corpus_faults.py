@@ -3,16 +3,20 @@ previous index exactly as it was; huge articles and HTML with scripts are handle
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from corpus.load import MAX_ARTICLE_CHARS, load
 from index import store
+from index.build import build
 from service import cli
-from tests.conftest import FIXTURES, FakeEncoder, SEED, make_answerer
+from service.core import Answerer
+from tests.conftest import FAKE_CONFIG, FIXTURES, FakeEncoder, SEED, make_answerer
 
 pytestmark = pytest.mark.reliability
 
-CONFIG = store.IndexConfig(model=FakeEncoder.name, runtime="torch")
+CONFIG = replace(FAKE_CONFIG, runtime="torch")
 BAD_FILES = {
     "vide.txt": (b"", "vide.txt: the file is empty"),
     "blanc.md": (b"  \n\t\n", "blanc.md: the file is empty"),
@@ -30,7 +34,7 @@ BAD_FILES = {
 @pytest.mark.parametrize("name", sorted(BAD_FILES))
 def test_a_bad_file_fails_the_whole_build_and_the_previous_index_stays(tmp_path, capsys, name):
     folder = tmp_path / "index"
-    store.save(store.build(load([SEED]), FakeEncoder(), CONFIG), folder)
+    store.save(build(load([SEED]), FakeEncoder(), CONFIG), folder)
     before = {p.name: p.read_bytes() for p in folder.iterdir()}
     data, message = BAD_FILES[name]
     bad_dir = tmp_path / "corpus"
@@ -50,7 +54,7 @@ def test_a_large_article_is_indexed_and_answered_verbatim(tmp_path):
     article = tmp_path / "grand-article.txt"
     article.write_text("Un très long article\n\n" + paragraph * 2500, encoding="utf-8")  # about 330 000 characters
     (loaded,) = load([article])
-    index = store.build([loaded], FakeEncoder(), CONFIG)
+    index = build([loaded], FakeEncoder(), CONFIG)
     assert len(index.sentences) == 5000
     result = make_answerer(index, FakeEncoder(), threshold=0.3).answer("Quel nerf innerve le mollet ?")
     c = result.answer.citation
@@ -60,7 +64,7 @@ def test_a_large_article_is_indexed_and_answered_verbatim(tmp_path):
 
 def test_scripts_in_html_are_never_indexed_nor_answered():
     articles = load([FIXTURES / "piege.html"])
-    index = store.build(articles, FakeEncoder(), CONFIG)
+    index = build(articles, FakeEncoder(), CONFIG)
     texts = [articles[0].text[s.start:s.end] for s in index.sentences]
     assert not any("jamais indexé" in t or 'alert("head")' in t for t in texts)
     result = make_answerer(index, FakeEncoder(), threshold=0.0).answer("document.write jamais indexé")

@@ -8,6 +8,7 @@ import atexit
 import json
 import shutil
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 
 import hypothesis.strategies as st
@@ -18,16 +19,17 @@ from schemathesis.specs.openapi.checks import (allow_header_conformance, content
                                                positive_data_acceptance)
 
 from corpus.load import load
-from index import store
+from index.build import build
+from service.core import Answerer
 from service.web.app import create_app
 from service.settings import Settings
-from tests.conftest import FIXTURES, FakeEncoder, SEED, make_answerer
+from tests.conftest import FAKE_CONFIG, FIXTURES, FakeEncoder, SEED, make_answerer
 from tests.reliability.conftest import assert_error_shape, assert_verbatim, fake_app_client
 
 pytestmark = pytest.mark.reliability
 
 TOKEN = "jeton-fuzz-0123456789abcdef"
-INDEX = store.build(load([SEED, FIXTURES]), FakeEncoder(), store.IndexConfig(model=FakeEncoder.name, runtime="torch"))
+INDEX = build(load([SEED, FIXTURES]), FakeEncoder(), replace(FAKE_CONFIG, runtime="torch"))
 SCRATCH = Path(tempfile.mkdtemp(prefix="sourcier-fuzz-"))  # built at import: the per-test data folder is not set yet
 atexit.register(shutil.rmtree, SCRATCH, True)
 APP = create_app(Settings(editor_token=TOKEN, query_log=True, rate_limit=0, data_dir=SCRATCH, index_dir=SCRATCH),

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 
 import hypothesis.strategies as st
@@ -13,10 +14,10 @@ from hypothesis import HealthCheck, assume, given, settings
 
 from corpus.chunk import chunks, sentences
 from corpus.load import SUFFIXES, CorpusError, load, load_file
-from index import store
 from service.settings import Settings
+from index.build import build
 from service.core import Answerer, QuestionError, check_question
-from tests.conftest import FIXTURES, FakeEncoder, SEED, make_answerer
+from tests.conftest import FAKE_CONFIG, FIXTURES, FakeEncoder, SEED, make_answerer
 
 LIMITS = Settings().limits()
 
@@ -25,8 +26,8 @@ pytestmark = pytest.mark.reliability
 FUZZ = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow], database=None)
 CODES = {"invalid_question", "empty_question", "question_too_long", "invalid_top_k"}
 ENCODER = FakeEncoder()
-CONFIG = store.IndexConfig(model=FakeEncoder.name, runtime="torch")
-INDEX = store.build(load([SEED, FIXTURES]), ENCODER, CONFIG)
+CONFIG = replace(FAKE_CONFIG, runtime="torch")
+INDEX = build(load([SEED, FIXTURES]), ENCODER, CONFIG)
 ANSWERER = make_answerer(INDEX, ENCODER, threshold=0.3, base_url="http://test")
 ANYTHING = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(), st.binary(max_size=20),
                      st.text(max_size=600), st.lists(st.text(max_size=5), max_size=3))
@@ -145,7 +146,7 @@ def test_an_index_of_any_loadable_article_answers_verbatim(parts, question):
             articles = load([path])
         except CorpusError:
             assume(False)
-        answerer = make_answerer(store.build(articles, ENCODER, CONFIG), ENCODER, threshold=0.0)
+        answerer = make_answerer(build(articles, ENCODER, CONFIG), ENCODER, threshold=0.0)
         try:
             clean = check_question(question, 3, LIMITS)
         except QuestionError:

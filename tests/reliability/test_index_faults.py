@@ -8,23 +8,25 @@ import logging
 import os
 import threading
 import time
+from dataclasses import replace
 
 import pytest
 from fastapi.testclient import TestClient
 
 from corpus.load import load
 from index import store
+from index.build import build
 from service.web import reload as reload_mod
 from service.core import Answerer
 from service.web.app import create_app
 from service.web.reload import IndexReloader, load_stable
 from service.settings import Settings
-from tests.conftest import FIXTURES, FakeEncoder, SEED, make_answerer
+from tests.conftest import FAKE_CONFIG, FIXTURES, SEED, FakeEncoder
 from tests.reliability.conftest import damage, process_env, run_cli
 
 pytestmark = pytest.mark.reliability
 
-CONFIG = store.IndexConfig(model=FakeEncoder.name, runtime="torch")
+CONFIG = replace(FAKE_CONFIG, runtime="torch")
 
 
 FAULTS = {"truncated": "does not match its hash", "tampered": "does not match its hash",
@@ -56,7 +58,7 @@ def fake_loader(settings: Settings) -> Answerer:
 
 @pytest.fixture
 def folder(tmp_path):
-    store.save(store.build(load([SEED]), FakeEncoder(), CONFIG), tmp_path / "index")
+    store.save(build(load([SEED]), FakeEncoder(), CONFIG), tmp_path / "index")
     return tmp_path / "index"
 
 
@@ -74,7 +76,7 @@ def test_a_new_index_is_swapped_in_whole_and_the_old_one_left_intact(folder):
     state.answerer = old = fake_loader(settings)
     reloader = IndexReloader(state, settings)
     assert reloader.check().message == "up to date"
-    new_index = store.build(load([SEED, FIXTURES]), FakeEncoder(), CONFIG)
+    new_index = build(load([SEED, FIXTURES]), FakeEncoder(), CONFIG)
     store.save(new_index, folder)
     result = reloader.check()
     assert result.loaded and result.version == new_index.version == state.answerer.index.version
@@ -92,14 +94,14 @@ def test_a_bad_new_index_keeps_the_old_one_serving_then_a_good_one_loads(folder,
     state.answerer = fake_loader(settings)
     old_version = state.answerer.index.version
     reloader = IndexReloader(state, settings)
-    store.save(store.build(load([SEED, FIXTURES]), FakeEncoder(), CONFIG), folder)
+    store.save(build(load([SEED, FIXTURES]), FakeEncoder(), CONFIG), folder)
     damage(folder, "tampered")
     with caplog.at_level(logging.ERROR, logger="service.reload"):
         result = reloader.check()
     assert not result.loaded and state.answerer.index.version == old_version
     assert "index reload failed, still serving" in caplog.text and "does not match its hash" in caplog.text
     assert not reloader.check().loaded  # the same bad version is not retried on every poll
-    good = store.build(load([SEED, FIXTURES / "bulk.jsonl"]), FakeEncoder(), CONFIG)
+    good = build(load([SEED, FIXTURES / "bulk.jsonl"]), FakeEncoder(), CONFIG)
     store.save(good, folder)
     assert reloader.check().loaded and state.answerer.index.version == good.version
 
@@ -116,7 +118,7 @@ def test_the_loader_waits_out_the_instant_without_a_folder(folder):
 def test_an_index_replaced_during_the_load_is_loaded_again(folder, monkeypatch):
     settings = settings_for(folder)
     answerer = fake_loader(settings)
-    newer = store.build(load([SEED, FIXTURES]), FakeEncoder(), CONFIG)
+    newer = build(load([SEED, FIXTURES]), FakeEncoder(), CONFIG)
     real_load, calls = store.load, []
 
     def load_then_replace(*args, **kwargs):
@@ -135,7 +137,7 @@ def test_the_service_polls_its_folder_and_serves_the_new_index(folder):
     settings = settings_for(folder, reload_interval=0.2)
     with TestClient(create_app(settings, loader=fake_loader), raise_server_exceptions=False) as client:
         first = client.get("/api/health").json()["index_version"]
-        newer = store.build(load([SEED, FIXTURES]), FakeEncoder(), CONFIG)
+        newer = build(load([SEED, FIXTURES]), FakeEncoder(), CONFIG)
         store.save(newer, folder)
         deadline = time.monotonic() + 10
         while client.get("/api/health").json()["index_version"] == first and time.monotonic() < deadline:

@@ -10,13 +10,15 @@ import signal
 import socket
 import threading
 import time
+from dataclasses import replace
 
 import httpx
 import pytest
 
 from corpus.load import load
-from index import store
-from tests.conftest import FIXTURES, SEED, FakeEncoder
+from index.build import build
+from index.search import Index
+from tests.conftest import FAKE_CONFIG, FIXTURES, SEED, FakeEncoder
 from tests.reliability.conftest import ARTIFACTS, assert_error_shape, rss_mb, run_cli
 from tests.reliability.load import run_load, verbatim_check
 
@@ -27,8 +29,8 @@ MEMORY_GROWTH_MB = 40  # stated bound: RSS after the load test may exceed RSS af
 OPEN = {"rate_limit": "0", "max_inflight": "64"}  # one loopback client plays many readers here
 
 
-def fake_index(paths) -> store.Index:
-    return store.build(load(paths), FakeEncoder(), store.IndexConfig(model=FakeEncoder.name, runtime="torch"))
+def fake_index(paths) -> Index:
+    return build(load(paths), FakeEncoder(), replace(FAKE_CONFIG, runtime="torch"))
 
 
 def test_load_at_concurrency_32_without_errors_or_memory_growth(served):

@@ -15,6 +15,6 @@ router = APIRouter(tags=["health"])
 @router.get("/api/health", response_model=HealthOut)
 def health(answerer: AnswererDep) -> dict[str, Any]:
     index = answerer.index
-    corpus, model = index.manifest["corpus"], index.manifest["model"]
-    return {"status": "ok", "model": model["name"], "runtime": model["runtime"], "index_version": index.version,
-            "articles": corpus["articles"], "sentences": corpus["sentences"], "chunks": corpus["chunks"]}
+    corpus, model = index.manifest.corpus, index.manifest.model
+    return {"status": "ok", "model": model.name, "runtime": model.runtime, "index_version": index.version,
+            "articles": corpus.articles, "sentences": corpus.sentences, "chunks": corpus.chunks}

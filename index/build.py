@@ -1,0 +1,131 @@
+"""The build: cut articles into units, embed what is new, index the vectors.
+
+Units are sentences, pairs of adjacent sentences of one paragraph, and chunks. Each is embedded
+with its section title (``sentence_input``, ``pair_input``, ``chunk_input``) and known by the hash of
+that input (``text_hash``): a rebuild reuses the vector of every input whose hash it already has
+(``cache``, from ``vector_cache`` or ``index.store.reusable_vectors``), so adding one article embeds
+only it. Nothing here touches the disk: ``index.store`` saves the result.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import time
+from dataclasses import asdict
+from typing import Iterable
+
+import numpy as np
+
+from corpus.chunk import UNITS_VERSION, Chunk, Sentence, chunks, pairs, sentences
+from corpus.load import Article
+from index.config import IndexConfig
+from index.encoder import Encoder, ModelInfo
+from index.manifest import FORMAT, BuildStats, CorpusStats, Manifest
+from index.search import Index, make_faiss
+
+log = logging.getLogger(__name__)
+
+
+def sentence_input(article: Article, sentence: Sentence) -> str:
+    """What is embedded for a sentence: its section title gives the context a bare sentence lacks."""
+    body = article.text[sentence.start:sentence.end]
+    return body if sentence.section == article.title else f"{sentence.section}\n{body}"
+
+
+def pair_input(article: Article, first: Sentence, second: Sentence) -> str:
+    body = article.text[first.start:second.end]
+    return body if first.section == article.title else f"{first.section}\n{body}"
+
+
+def chunk_input(article: Article, chunk: Chunk) -> str:
+    body = article.text[chunk.start:chunk.end]
+    return body if chunk.section == article.title else f"{chunk.section}\n{body}"
+
+
+def text_hash(title: str, text: str) -> str:
+    return hashlib.sha256(f"{title}\x00{text}".encode()).hexdigest()[:24]
+
+
+def corpus_hash(articles: Iterable[Article]) -> str:
+    digest = hashlib.sha256()
+    for article in articles:
+        record = [article.doc_id, article.title, article.url, article.text]
+        digest.update(json.dumps(record, ensure_ascii=False).encode())
+    return digest.hexdigest()
+
+
+def _embed(encoder: Encoder, items: list[tuple[str, str]], cache: dict[str, np.ndarray],
+           progress: bool, what: str) -> tuple[np.ndarray, list[str], int]:
+    """Vectors for ``(title, text)`` items, embedding only those whose hash is not in ``cache``."""
+    hashes = [text_hash(title, text) for title, text in items]
+    missing = sorted({h: i for i, h in enumerate(hashes) if h not in cache}.values())
+    if missing:
+        log.info("embedding %d new %s (%d reused)", len(missing), what, len(items) - len(missing))
+        vectors = encoder.encode_documents([items[i][1] for i in missing], [items[i][0] for i in missing],
+                                           progress=progress)
+        for i, vector in zip(missing, vectors):
+            cache[hashes[i]] = vector
+    dims = encoder.dims
+    matrix = np.stack([cache[h] for h in hashes]) if hashes else np.zeros((0, dims), dtype=np.float32)
+    return matrix.astype(np.float32), hashes, len(missing)
+
+
+def _units(articles: list[Article], config: IndexConfig) -> tuple[list[Sentence], list[tuple[int, int]], list[Chunk]]:
+    """Every sentence, pair (positions in the sentence list) and chunk of ``articles``, in order."""
+    all_sentences: list[Sentence] = []
+    all_pairs: list[tuple[int, int]] = []
+    all_chunks: list[Chunk] = []
+    for article in articles:
+        sents = sentences(article)
+        offset = len(all_sentences)
+        all_pairs.extend((offset + i, offset + j) for i, j in pairs(article, sents))
+        all_sentences.extend(sents)
+        all_chunks.extend(chunks(article, sents, config.chunk_chars, config.chunk_overlap))
+    return all_sentences, all_pairs, all_chunks
+
+
+def _version(c_hash: str, config: IndexConfig, model: ModelInfo) -> str:
+    """The index version: changes with the corpus, the unit rules, the settings and the model's files,
+    runtime and size, i.e. whenever a search could give another result."""
+    source = json.dumps([c_hash, UNITS_VERSION, asdict(config), model.file_hashes, model.runtime, model.dims])
+    return hashlib.sha256(source.encode()).hexdigest()[:12]
+
+
+def build(articles: list[Article], encoder: Encoder, config: IndexConfig,
+          cache: dict[str, np.ndarray] | None = None, progress: bool = False) -> Index:
+    """Cut, embed and index ``articles``. ``cache`` maps input hashes to vectors already computed
+    (from the previous index); it is updated with the new ones."""
+    cache = {} if cache is None else cache
+    started = time.perf_counter()
+    all_sentences, all_pairs, all_chunks = _units(articles, config)
+    by_id = {a.doc_id: a for a in articles}
+    sentence_items = [(by_id[s.doc_id].title, sentence_input(by_id[s.doc_id], s)) for s in all_sentences]
+    chunk_items = [(by_id[c.doc_id].title, chunk_input(by_id[c.doc_id], c)) for c in all_chunks]
+    pair_items = [(by_id[all_sentences[i].doc_id].title,
+                   pair_input(by_id[all_sentences[i].doc_id], all_sentences[i], all_sentences[j])) for i, j in all_pairs]
+    s_vectors, s_hashes, s_new = _embed(encoder, sentence_items, cache, progress, "sentences")
+    p_vectors, p_hashes, p_new = _embed(encoder, pair_items, cache, progress, "pairs")
+    c_vectors, c_hashes, c_new = _embed(encoder, chunk_items, cache, progress, "chunks")
+    model = encoder.info()
+    c_hash = corpus_hash(articles)
+    embedded, total = s_new + p_new + c_new, len(s_hashes) + len(p_hashes) + len(c_hashes)
+    manifest = Manifest(
+        FORMAT, UNITS_VERSION, _version(c_hash, config, model), time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        model, config,
+        CorpusStats(hash=c_hash, articles=len(articles), sentences=len(all_sentences), pairs=len(all_pairs),
+                    chunks=len(all_chunks)),
+        BuildStats(round(time.perf_counter() - started, 2), embedded, total - embedded),
+    )
+    return Index(manifest, by_id, all_sentences, all_chunks, s_vectors, c_vectors, all_pairs, p_vectors,
+                 s_hashes, c_hashes, p_hashes, make_faiss(s_vectors, config.index_type),
+                 make_faiss(c_vectors, config.index_type))
+
+
+def vector_cache(index: Index) -> dict[str, np.ndarray]:
+    """Input hash → vector, for reuse by the next build."""
+    cache = dict(zip(index.sentence_hashes, index.sentence_vectors))
+    cache.update(zip(index.pair_hashes, index.pair_vectors))
+    cache.update(zip(index.chunk_hashes, index.chunk_vectors))
+    return cache

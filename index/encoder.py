@@ -1,0 +1,73 @@
+"""What every embedding model offers the index and the service, and the errors and hashes they share.
+
+This module imports nothing of Sourcier: ``index.fetch`` (the pinned model files), ``index.model``
+(torch) and ``index.onnx`` (ONNX Runtime) all build on it, so none of them needs another's internals
+and no two of them import each other.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+
+
+class ModelError(RuntimeError):
+    """The model cannot be fetched, verified or loaded; the message says what to do."""
+
+
+def sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+@dataclass(frozen=True, kw_only=True)
+class ModelInfo:
+    """Where an encoder came from, recorded as the ``model`` of the index manifest.
+
+    ``path`` and ``file_hashes`` are None for an encoder without model files (the tests' fake one):
+    the manifest then records only name, runtime and dims, as it always has for such encoders.
+    The field order is the manifest's key order.
+    """
+
+    name: str
+    path: str | None = None
+    file_hashes: dict[str, str] | None = None
+    runtime: str
+    dims: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {key: value for key, value in (("name", self.name), ("path", self.path),
+                                               ("file_hashes", self.file_hashes), ("runtime", self.runtime),
+                                               ("dims", self.dims)) if value is not None}
+
+    @classmethod
+    def from_dict(cls, record: dict[str, Any]) -> ModelInfo:
+        return cls(name=record["name"], path=record.get("path"), file_hashes=record.get("file_hashes"),
+                   runtime=record["runtime"], dims=record["dims"])
+
+
+@runtime_checkable
+class Encoder(Protocol):
+    """What the index and the service need from an embedding model.
+
+    ``runtime`` is the exact runtime string (library version and precision): vectors of two runtimes
+    differ, so an index records it and is only searched with the runtime that built it. ``info()``
+    is what the index manifest records about the model.
+    """
+
+    name: str
+    dims: int
+    runtime: str
+
+    def encode_queries(self, texts: list[str]) -> np.ndarray: ...
+
+    def encode_documents(self, texts: list[str], titles: list[str], progress: bool = False) -> np.ndarray: ...
+
+    def info(self) -> ModelInfo: ...
