@@ -48,7 +48,7 @@ def index_folder(corpus: str, runtime: str, dims: int | None) -> Path:
     return WORK / f"index-{corpus}-{runtime}-{dims or 'full'}"
 
 
-def _inputs(articles: list) -> list[tuple[str, str]]:  # noqa: ANN001
+def _inputs(articles: list) -> list[tuple[str, str]]:
     """(title, text) of every sentence, pair and chunk, as the index embeds them."""
     items = []
     for article in articles:
@@ -93,13 +93,22 @@ def run(runtime: str, dims: int | None = None) -> BuildResult:
     with tempfile.TemporaryDirectory() as tmp:
         changed, changed_id = _changed_corpus(Path(tmp))
         started = time.perf_counter()
-        previous = store.load(index_folder("piaf-480", runtime, dims), config, encoder.name, encoder.dims,
-                              runtime=encoder.runtime)
+        previous = store.load(
+            index_folder("piaf-480", runtime, dims), config, encoder.name, encoder.dims, runtime=encoder.runtime
+        )
         incremental = build(changed, encoder, config, cache=vector_cache(previous))
         store.save(incremental, WORK / "index-piaf-480-incremental")
         seconds = time.perf_counter() - started
     own = len(_inputs([a for a in changed if a.doc_id == changed_id]))
     full = piaf_row.build_s + piaf_row.save_s
-    return BuildResult(encoder.runtime, encoder.dims, [seed_row, piaf_row], round(bare, 1),
-                       round(piaf_row.passages_per_s / bare, 3), round(seconds, 2),
-                       incremental.manifest.build.embedded, own, round(seconds / full, 4))
+    return BuildResult(
+        encoder.runtime,
+        encoder.dims,
+        [seed_row, piaf_row],
+        round(bare, 1),
+        round(piaf_row.passages_per_s / bare, 3),
+        round(seconds, 2),
+        incremental.manifest.build.embedded,
+        own,
+        round(seconds / full, 4),
+    )

@@ -8,9 +8,10 @@ import os
 import platform
 import statistics
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
@@ -29,11 +30,14 @@ class Timing:
     mean: float
 
     @classmethod
-    def of(cls, samples_ms: list[float]) -> "Timing":
+    def of(cls, samples_ms: list[float]) -> Timing:
         ordered = sorted(samples_ms)
-        return cls(len(ordered), round(statistics.median(ordered), 2),
-                   round(ordered[min(len(ordered) - 1, int(round(0.95 * (len(ordered) - 1))))], 2),
-                   round(statistics.fmean(ordered), 2))
+        return cls(
+            len(ordered),
+            round(statistics.median(ordered), 2),
+            round(ordered[min(len(ordered) - 1, int(round(0.95 * (len(ordered) - 1))))], 2),
+            round(statistics.fmean(ordered), 2),
+        )
 
 
 def time_calls(call: Callable[[str], Any], inputs: list[str]) -> list[float]:
@@ -70,9 +74,16 @@ def machine() -> dict[str, Any]:
         except PackageNotFoundError:
             versions[package] = None
     memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    return {"cpu": cpu, "cores": os.cpu_count(), "avx512_vnni": " avx512_vnni" in flags,
-            "memory_gb": round(memory, 1), "python": platform.python_version(), "versions": versions,
-            "load_avg_1_5_15": load_avg(), "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    return {
+        "cpu": cpu,
+        "cores": os.cpu_count(),
+        "avx512_vnni": " avx512_vnni" in flags,
+        "memory_gb": round(memory, 1),
+        "python": platform.python_version(),
+        "versions": versions,
+        "load_avg_1_5_15": load_avg(),
+        "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
 
 
 def questions(limit_piaf: int = 100) -> list[str]:

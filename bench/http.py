@@ -36,12 +36,20 @@ class HttpLevel:
 
 
 def start_server(index: Path, runtime: str, port: int = PORT) -> subprocess.Popen:
-    env = {**os.environ, "SOURCIER_RUNTIME": runtime, "SOURCIER_DATA_DIR": str(WORK / "data"),
-           "SOURCIER_RATE_LIMIT": "0", "SOURCIER_MAX_INFLIGHT": "64", "SOURCIER_RELOAD_INTERVAL": "0",
-           "HF_HUB_OFFLINE": "1", "OPENBLAS_NUM_THREADS": "1"}
+    env = {
+        **os.environ,
+        "SOURCIER_RUNTIME": runtime,
+        "SOURCIER_DATA_DIR": str(WORK / "data"),
+        "SOURCIER_RATE_LIMIT": "0",
+        "SOURCIER_MAX_INFLIGHT": "64",
+        "SOURCIER_RELOAD_INTERVAL": "0",
+        "HF_HUB_OFFLINE": "1",
+        "OPENBLAS_NUM_THREADS": "1",
+    }
     command = [sys.executable, "-m", "service.cli", "serve", "--index", str(index), "--port", str(port)]
-    server = subprocess.Popen(command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-                              start_new_session=True)
+    server = subprocess.Popen(
+        command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True
+    )
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline:
         if server.poll() is not None:
@@ -88,8 +96,9 @@ async def _level(client: httpx.AsyncClient, questions: list[str], concurrency: i
 
     await asyncio.gather(*(worker() for _ in range(concurrency)))
     seconds = time.perf_counter() - started
-    return HttpLevel(concurrency, len(latencies), errors, round(seconds, 2), round(len(latencies) / seconds, 2),
-                     Timing.of(latencies))
+    return HttpLevel(
+        concurrency, len(latencies), errors, round(seconds, 2), round(len(latencies) / seconds, 2), Timing.of(latencies)
+    )
 
 
 async def _drive(questions: list[str], port: int) -> list[HttpLevel]:

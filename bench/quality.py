@@ -66,8 +66,15 @@ def _eval(set_name: str, runtime: str, dims: int | None) -> dict:
     out = RESULTS / "quality" / f"{tag}.json"
     # One thread: scores do not depend on it, and on a shared machine it is faster than two threads
     # spinning at each other's barriers.
-    env = {**os.environ, "SOURCIER_RUNTIME": runtime, "SOURCIER_DATA_DIR": str(WORK / "data"),
-           "HF_HUB_OFFLINE": "1", "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "SOURCIER_THREADS": "1"}
+    env = {
+        **os.environ,
+        "SOURCIER_RUNTIME": runtime,
+        "SOURCIER_DATA_DIR": str(WORK / "data"),
+        "HF_HUB_OFFLINE": "1",
+        "OPENBLAS_NUM_THREADS": "1",
+        "OMP_NUM_THREADS": "1",
+        "SOURCIER_THREADS": "1",
+    }
     env.pop("SOURCIER_DIMS", None)
     if dims:
         from service.core.calibration import CalibrationError
@@ -78,20 +85,48 @@ def _eval(set_name: str, runtime: str, dims: int | None) -> dict:
             Settings(runtime=runtime, dims=dims).answer_config()
         except CalibrationError:  # no threshold of its own: the full size's
             env["SOURCIER_THRESHOLD"] = str(Settings(runtime=runtime, dims=None).answer_config().threshold)
-    subprocess.run([sys.executable, "-m", "service.cli", "eval", "--set", set_name, "--no-baselines", "--quiet",
-                    "--json", str(out), "--index", str(_folder(set_name, runtime, dims))], cwd=ROOT, env=env, check=True,
-                   stdout=subprocess.DEVNULL)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "service.cli",
+            "eval",
+            "--set",
+            set_name,
+            "--no-baselines",
+            "--quiet",
+            "--json",
+            str(out),
+            "--index",
+            str(_folder(set_name, runtime, dims)),
+        ],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        stdout=subprocess.DEVNULL,
+    )
     return json.loads(out.read_text(encoding="utf-8"))
 
 
 def _row(set_name: str, runtime: str, dims: int | None, report: dict) -> QualityRow:
     s = report["systems"]["sourcier"]
     r, a, ab = s["retrieval"], s["answers"], s["abstention"]
-    return QualityRow(set_name, runtime, dims or 768, s["questions"], round(a["hit@1"], 4),
-                      round(a["hit@1_unthresholded"], 4), round(r["recall@1"], 4), round(r["recall@3"], 4),
-                      round(r["recall@10"], 4), round(r["doc@1"], 4),
-                      round(ab["auroc"], 4) if ab["auroc"] is not None else None, round(ab["abstain_rate"], 4),
-                      round(ab["false_abstain_rate"], 4), s["faithfulness"]["rate"])
+    return QualityRow(
+        set_name,
+        runtime,
+        dims or 768,
+        s["questions"],
+        round(a["hit@1"], 4),
+        round(a["hit@1_unthresholded"], 4),
+        round(r["recall@1"], 4),
+        round(r["recall@3"], 4),
+        round(r["recall@10"], 4),
+        round(r["doc@1"], 4),
+        round(ab["auroc"], 4) if ab["auroc"] is not None else None,
+        round(ab["abstain_rate"], 4),
+        round(ab["false_abstain_rate"], 4),
+        s["faithfulness"]["rate"],
+    )
 
 
 def collect(configs: list[tuple[str, int | None]] = CONFIGS) -> list[QualityRow]:
@@ -113,6 +148,9 @@ def run(configs: list[tuple[str, int | None]] = CONFIGS) -> list[QualityRow]:
             if dims and (runtime, None) in configs and not _folder(set_name, runtime, dims).exists():
                 truncate_index(set_name, runtime, dims)
             row = _row(set_name, runtime, dims, _eval(set_name, runtime, dims))
-            print(f"  {set_name} {runtime} {dims or 768}: hit@1 {row.hit_at_1}, recall@3 {row.recall_at_3}, "
-                  f"AUROC {row.auroc}", flush=True)
+            print(
+                f"  {set_name} {runtime} {dims or 768}: hit@1 {row.hit_at_1}, recall@3 {row.recall_at_3}, "
+                f"AUROC {row.auroc}",
+                flush=True,
+            )
     return collect(configs)

@@ -60,8 +60,13 @@ class QueryResult:
 
 def _answerer(runtime: str, corpus: str, encoder: TimedEncoder) -> Answerer:
     settings = bench_settings(runtime=runtime)
-    index = store.load(index_folder(corpus, runtime, None), settings.index_config(), encoder.name, encoder.dims,
-                       runtime=encoder.runtime)
+    index = store.load(
+        index_folder(corpus, runtime, None),
+        settings.index_config(),
+        encoder.name,
+        encoder.dims,
+        runtime=encoder.runtime,
+    )
     return Answerer(index, encoder, settings.answer_config())
 
 
@@ -78,8 +83,9 @@ def ensure_seed_index(runtime: str, encoder: Any) -> None:
         store.save(build(load([SEED]), encoder, settings.index_config()), folder)
 
 
-def _interleave(systems: dict[str, Any], answerers: dict[str, Answerer], questions: list[str],
-                rounds: int) -> tuple[dict[str, Timing], dict[str, Timing]]:
+def _interleave(
+    systems: dict[str, Any], answerers: dict[str, Answerer], questions: list[str], rounds: int
+) -> tuple[dict[str, Timing], dict[str, Timing]]:
     """Timings of every system (``"answer KEY"`` for ``answerers[KEY].answer``), each question through
     all of them before the next, after a warm-up; and each answer()'s time beyond its own encoder call."""
     for call in systems.values():
@@ -93,8 +99,10 @@ def _interleave(systems: dict[str, Any], answerers: dict[str, Answerer], questio
                 if name.startswith("answer "):
                     key = name.removeprefix("answer ")
                     overhead[key].append(samples[name][-1] - answerers[key].encoder.samples[-1])
-    return ({name: Timing.of(values) for name, values in samples.items()},
-            {key: Timing.of(values) for key, values in overhead.items()})
+    return (
+        {name: Timing.of(values) for name, values in samples.items()},
+        {key: Timing.of(values) for key, values in overhead.items()},
+    )
 
 
 def run(questions: list[str], runtimes: list[str], recommended: str, rounds: int = 2) -> QueryResult:
@@ -114,9 +122,14 @@ def run(questions: list[str], runtimes: list[str], recommended: str, rounds: int
     systems.update({f"floor {rt}": (lambda q, e=e: e.encode_queries([q])) for rt, e in encoders.items()})
     systems.update({f"answer {key}": a.answer for key, a in answerers.items()})
     stats, overhead = _interleave(systems, answerers, questions, rounds)
-    result = QueryResult(len(questions), rounds, stats["tutorial"],
-                         {rt: stats[f"floor {rt}"] for rt in runtimes},
-                         {key: stats[f"answer {key}"] for key in answerers}, overhead)
+    result = QueryResult(
+        len(questions),
+        rounds,
+        stats["tutorial"],
+        {rt: stats[f"floor {rt}"] for rt in runtimes},
+        {key: stats[f"answer {key}"] for key in answerers},
+        overhead,
+    )
     for rt in runtimes:
         result.ratios[f"floor {rt} / tutorial"] = round(result.floor[rt].p50 / result.tutorial.p50, 3)
     for key in answerers:
@@ -128,8 +141,9 @@ def run(questions: list[str], runtimes: list[str], recommended: str, rounds: int
 
 def run_alone(runtime: str, rounds: int) -> dict[str, Any]:
     """The floor and ``answer()`` of ``runtime`` in a new process that loads nothing else."""
-    done = subprocess.run([sys.executable, "-m", "bench.query", runtime, str(rounds)], check=True,
-                          capture_output=True, text=True)
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.query", runtime, str(rounds)], check=True, capture_output=True, text=True
+    )
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
@@ -142,8 +156,15 @@ def _alone(runtime: str, rounds: int) -> dict[str, Any]:
     systems = {"floor": lambda q: encoder.encode_queries([q])}
     systems.update({f"answer {corpus}": a.answer for corpus, a in answerers.items()})
     stats, overhead = _interleave(systems, answerers, qs, rounds)
-    return {"runtime": runtime, "torch_loaded": "torch" in sys.modules, "questions": len(qs), "rounds": rounds,
-            "floor": stats["floor"], "answer": {c: stats[f"answer {c}"] for c in answerers}, "overhead": overhead}
+    return {
+        "runtime": runtime,
+        "torch_loaded": "torch" in sys.modules,
+        "questions": len(qs),
+        "rounds": rounds,
+        "floor": stats["floor"],
+        "answer": {c: stats[f"answer {c}"] for c in answerers},
+        "overhead": overhead,
+    }
 
 
 if __name__ == "__main__":

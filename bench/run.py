@@ -18,7 +18,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-from bench import common  # noqa: E402
+from bench import common
 
 STEPS = ("build", "query", "http", "coldstart", "scale", "quality")
 RUNTIMES = ["torch", "onnx", "onnx-int8"]
@@ -26,8 +26,9 @@ RUNTIMES = ["torch", "onnx", "onnx-int8"]
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.split("\n")[0])
-    parser.add_argument("--runtime", default="onnx-int8", help="the runtime the service would run (build, "
-                        "http and cold start use it)")
+    parser.add_argument(
+        "--runtime", default="onnx-int8", help="the runtime the service would run (build, http and cold start use it)"
+    )
     parser.add_argument("--only", default=",".join(STEPS), help=f"comma-separated subset of {','.join(STEPS)}")
     parser.add_argument("--rounds", type=int, default=2, help="passes over the questions in the query benchmark")
     parser.add_argument("--sizes", default="10000,100000,1000000", help="passage counts of the scale benchmark")
@@ -43,8 +44,13 @@ def main(argv: list[str] | None = None) -> int:
         started, load_before = time.perf_counter(), common.load_avg()
         print(f"[bench] {step} (load {load_before})", flush=True)
         payload = _run_step(step, args, questions)
-        payload.update({"load_before": load_before, "load_after": common.load_avg(),
-                        "seconds": round(time.perf_counter() - started, 1)})
+        payload.update(
+            {
+                "load_before": load_before,
+                "load_after": common.load_avg(),
+                "seconds": round(time.perf_counter() - started, 1),
+            }
+        )
         print(f"[bench] {step} done in {payload['seconds']} s -> {common.write(step, payload)}", flush=True)
     from bench import report
 
@@ -67,14 +73,21 @@ def _run_step(step: str, args: argparse.Namespace, questions: list[str]) -> dict
     if step == "http":
         from bench import http
 
-        return {"runtime": args.runtime, "index": "piaf-480",
-                "levels": http.run(index_folder("piaf-480", args.runtime, None), args.runtime, questions)}
+        return {
+            "runtime": args.runtime,
+            "index": "piaf-480",
+            "levels": http.run(index_folder("piaf-480", args.runtime, None), args.runtime, questions),
+        }
     if step == "coldstart":
         from bench import coldstart
 
-        return {"rows": [coldstart.run(index_folder("seed", "torch", None), "torch"),
-                         coldstart.run(index_folder("seed", args.runtime, None), args.runtime),
-                         coldstart.run(index_folder("piaf-480", args.runtime, None), args.runtime)]}
+        return {
+            "rows": [
+                coldstart.run(index_folder("seed", "torch", None), "torch"),
+                coldstart.run(index_folder("seed", args.runtime, None), args.runtime),
+                coldstart.run(index_folder("piaf-480", args.runtime, None), args.runtime),
+            ]
+        }
     if step == "scale":
         from bench import scale
 

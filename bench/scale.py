@@ -51,7 +51,7 @@ def synthetic(n: int, dims: int, seed: int) -> np.ndarray:
         block = centres[rng.integers(0, CENTRES, m)]
         block += rng.standard_normal((m, SUBSPACE)).astype(np.float32) @ basis * (0.6 / np.sqrt(SUBSPACE))
         block += rng.standard_normal((m, dims)).astype(np.float32) * (0.6 / np.sqrt(dims))
-        out[begin:begin + m] = block / np.linalg.norm(block, axis=1, keepdims=True)
+        out[begin : begin + m] = block / np.linalg.norm(block, axis=1, keepdims=True)
     return out
 
 
@@ -113,8 +113,18 @@ def measure(n: int, dims: int, kinds: list[str]) -> list[ScaleRow]:
             t = time.perf_counter()
             found.append(index.search(query.reshape(1, -1), 10)[1][0])
             samples.append((time.perf_counter() - t) * 1000)
-        rows.append(ScaleRow(n, dims, kind, breadth, round(build, 2), _memory_mb(index), Timing.of(samples),
-                             round(_recall(np.array(found), truth), 4)))
+        rows.append(
+            ScaleRow(
+                n,
+                dims,
+                kind,
+                breadth,
+                round(build, 2),
+                _memory_mb(index),
+                Timing.of(samples),
+                round(_recall(np.array(found), truth), 4),
+            )
+        )
         del index
         gc.collect()
     return rows
@@ -132,6 +142,13 @@ def run(sizes: tuple[int, ...] = (10_000, 100_000, 1_000_000), hnsw_budget_s: fl
             if "hnsw" not in kinds:
                 print(f"  {n} x {dims} hnsw: skipped (build estimated at {expected:.0f} s)", flush=True)
             rows.extend(measure(n, dims, kinds))
-            print(*(f"  {r.passages} x {r.dims} {r.index}: build {r.build_s} s, search p50 {r.search.p50} ms, "
-                    f"recall@10 {r.recall_at_10}" for r in rows[-len(kinds):]), sep="\n", flush=True)
+            print(
+                *(
+                    f"  {r.passages} x {r.dims} {r.index}: build {r.build_s} s, search p50 {r.search.p50} ms, "
+                    f"recall@10 {r.recall_at_10}"
+                    for r in rows[-len(kinds) :]
+                ),
+                sep="\n",
+                flush=True,
+            )
     return rows

@@ -57,9 +57,12 @@ def chunks(article: Article, sents: list[Sentence], max_chars: int = 600, overla
     i = 0
     while i < len(sents):
         j = i
-        while (j + 1 < len(sents) and sents[j + 1].section == sents[i].section
-               and sents[j + 1].start - sents[i].start < max_chars
-               and sents[j + 1].end - sents[i].start <= max_chars):
+        while (
+            j + 1 < len(sents)
+            and sents[j + 1].section == sents[i].section
+            and sents[j + 1].start - sents[i].start < max_chars
+            and sents[j + 1].end - sents[i].start <= max_chars
+        ):
             j += 1
         result.append(Chunk(article.doc_id, len(result), sents[i].start, sents[j].end, sents[i].section, i, j))
         if j + 1 >= len(sents):
@@ -76,7 +79,10 @@ def pairs(article: Article, sents: list[Sentence]) -> list[tuple[int, int]]:
     out = []
     for i in range(len(sents) - 1):
         first, second = sents[i], sents[i + 1]
-        if (first.section == second.section and "\n" not in article.text[first.end:second.start]
-                and not _overlaps(Span(first.end, second.start), article.excluded)):
+        if (
+            first.section == second.section
+            and "\n" not in article.text[first.end : second.start]
+            and not _overlaps(Span(first.end, second.start), article.excluded)
+        ):
             out.append((i, i + 1))
     return out

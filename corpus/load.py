@@ -12,9 +12,9 @@ import json
 import logging
 import re
 import unicodedata
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Iterator
 
 from corpus.markup import html_to_text, markdown_to_text
 from corpus.text import Span, normalize
@@ -133,8 +133,8 @@ def parse_plain(text: str, doc_id: str, source: str = "") -> Article:
     excluded_starts = {span.start for span in excluded}
     headings = [(lines[0][0], lines[0][1])]
     for i, (start, end, line) in enumerate(lines[1:], start=1):
-        prev_blank = text[lines[i - 1][1]:start].count("\n") >= 2
-        next_blank = i + 1 == len(lines) or text[end:lines[i + 1][0]].count("\n") >= 2
+        prev_blank = text[lines[i - 1][1] : start].count("\n") >= 2
+        next_blank = i + 1 == len(lines) or text[end : lines[i + 1][0]].count("\n") >= 2
         if start not in excluded_starts and _is_heading(line, prev_blank, next_blank):
             headings.append((start, end))
     return Article(doc_id, title, text, sections_from_headings(text, headings, title), None, source, excluded)
@@ -174,9 +174,18 @@ def load_file(path: Path) -> list[Article]:
     if not doc.text.strip():
         raise CorpusError(f"{path}: no readable text")
     headings = doc.headings
-    title = doc.title or (doc.text[headings[0][0]:headings[0][1]].strip() if headings else path.stem)
-    return [Article(doc_id, title, doc.text, sections_from_headings(doc.text, headings, title), doc.url,
-                    str(path), boilerplate_spans(doc.text))]
+    title = doc.title or (doc.text[headings[0][0] : headings[0][1]].strip() if headings else path.stem)
+    return [
+        Article(
+            doc_id,
+            title,
+            doc.text,
+            sections_from_headings(doc.text, headings, title),
+            doc.url,
+            str(path),
+            boilerplate_spans(doc.text),
+        )
+    ]
 
 
 def load_jsonl(path: Path) -> Iterator[Article]:
@@ -226,8 +235,9 @@ def load(paths: Iterable[Path]) -> list[Article]:
     for path in corpus_files(paths):
         for article in load_file(path):
             if article.doc_id in seen:
-                raise CorpusError(f"{article.source}: duplicate article id {article.doc_id!r} "
-                                  f"(first seen in {seen[article.doc_id]})")
+                raise CorpusError(
+                    f"{article.source}: duplicate article id {article.doc_id!r} (first seen in {seen[article.doc_id]})"
+                )
             seen[article.doc_id] = article.source
             articles.append(article)
     if not articles:

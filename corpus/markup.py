@@ -71,7 +71,7 @@ def _front_matter(source: str) -> tuple[dict[str, str], str]:
         key, sep, value = line.partition(":")
         if sep:
             meta[key.strip().lower()] = value.strip().strip("\"'")
-    return meta, source[match.end():]
+    return meta, source[match.end() :]
 
 
 def markdown_to_text(source: str) -> Extracted:
@@ -113,10 +113,46 @@ def markdown_to_text(source: str) -> Extracted:
     return Extracted(out.text(), title, meta.get("url"), out.headings)
 
 
-_SKIP = {"script", "style", "noscript", "template", "svg", "nav", "header", "footer", "aside", "form",
-         "iframe", "button", "select", "head"}
-_BLOCK = {"p", "div", "section", "article", "main", "li", "ul", "ol", "table", "tr", "blockquote", "pre",
-          "figure", "figcaption", "dd", "dt", "dl", "br", "hr", "body", "td", "th"}
+_SKIP = {
+    "script",
+    "style",
+    "noscript",
+    "template",
+    "svg",
+    "nav",
+    "header",
+    "footer",
+    "aside",
+    "form",
+    "iframe",
+    "button",
+    "select",
+    "head",
+}
+_BLOCK = {
+    "p",
+    "div",
+    "section",
+    "article",
+    "main",
+    "li",
+    "ul",
+    "ol",
+    "table",
+    "tr",
+    "blockquote",
+    "pre",
+    "figure",
+    "figcaption",
+    "dd",
+    "dt",
+    "dl",
+    "br",
+    "hr",
+    "body",
+    "td",
+    "th",
+}
 _HEADINGS = {"h1", "h2", "h3", "h4", "h5", "h6"}
 _VOID = {"br", "hr", "img", "meta", "link", "input", "source", "wbr", "area", "col", "base", "embed"}
 

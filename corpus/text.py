@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 
 class Span(NamedTuple):
@@ -76,7 +76,7 @@ def _is_boundary(text: str, match: re.Match, end: int) -> bool:
         return _word_before(text, match.start()).lower() == "etc" and nxt.isupper()
     if punct.startswith("...") or punct.startswith("…"):
         # An ellipsis ends a sentence only when a new one visibly starts.
-        return nxt.isupper() or nxt in "«\"—–-"
+        return nxt.isupper() or nxt in '«"—–-'
     if nxt.islower():
         # "?" or "!" inside a sentence ("Pourquoi ? parce que…") or a lower-case continuation.
         return False
@@ -113,9 +113,27 @@ def _add(spans: list[Span], text: str, start: int, end: int) -> None:
         spans.append(Span(start, end))
 
 
-_FOLD = str.maketrans({"’": "'", "‘": "'", "ʼ": "'", "`": "'", "´": "'", "«": '"', "»": '"',
-                       "“": '"', "”": '"', "œ": "oe", "Œ": "oe", "æ": "ae", "Æ": "ae",
-                       "\u00a0": " ", "\u202f": " ", "–": "-", "—": "-"})
+_FOLD = str.maketrans(
+    {
+        "’": "'",
+        "‘": "'",
+        "ʼ": "'",
+        "`": "'",
+        "´": "'",
+        "«": '"',
+        "»": '"',
+        "“": '"',
+        "”": '"',
+        "œ": "oe",
+        "Œ": "oe",
+        "æ": "ae",
+        "Æ": "ae",
+        "\u00a0": " ",
+        "\u202f": " ",
+        "–": "-",
+        "—": "-",
+    }
+)
 
 
 def normalize(text: str, strip_accents: bool = True) -> str:
@@ -161,7 +179,7 @@ def terms(text: str) -> list[str]:
 _STEMMER = None
 
 
-def _stemmer():
+def _stemmer() -> Any:
     global _STEMMER
     if _STEMMER is None:
         import Stemmer

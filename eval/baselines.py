@@ -21,8 +21,8 @@ from corpus.chunk import sentences
 from corpus.load import Article
 from corpus.text import normalize
 from eval.metrics import Prediction, Span
-from index.encoder import Encoder
 from index.build import text_hash
+from index.encoder import Encoder
 
 log = logging.getLogger(__name__)
 
@@ -61,8 +61,9 @@ def cached_vectors(encoder: Encoder, texts: list[str], cache_file: Path | None, 
 class TutorialRAG:
     name = "tutorial-rag-500"
 
-    def __init__(self, articles: list[Article], encoder: Encoder, cache_file: Path | None = None,
-                 progress: bool = False) -> None:
+    def __init__(
+        self, articles: list[Article], encoder: Encoder, cache_file: Path | None = None, progress: bool = False
+    ) -> None:
         self.encoder = encoder
         self.spans = [Span(a.doc_id, s, e, a.text[s:e]) for a in articles for s, e in char_chunks(a.text)]
         self.vectors = cached_vectors(encoder, [s.text for s in self.spans], cache_file, progress)
@@ -73,8 +74,14 @@ class TutorialRAG:
         scores = self.vectors @ query
         top = np.argsort(-scores)[:10]
         passages = [self.spans[i] for i in top]
-        return Prediction(question_id, passages[0] if passages else None, float(scores[top[0]]) if passages else 0.0,
-                          passages, time.perf_counter() - started, passages[0] if passages else None)
+        return Prediction(
+            question_id,
+            passages[0] if passages else None,
+            float(scores[top[0]]) if passages else 0.0,
+            passages,
+            time.perf_counter() - started,
+            passages[0] if passages else None,
+        )
 
 
 class BM25Sentences:
@@ -86,16 +93,16 @@ class BM25Sentences:
 
         self._bm25s = bm25s
         self.stemmer = Stemmer.Stemmer("french")
-        self.spans = [Span(a.doc_id, s.start, s.end, a.text[s.start:s.end]) for a in articles for s in sentences(a)]
+        self.spans = [Span(a.doc_id, s.start, s.end, a.text[s.start : s.end]) for a in articles for s in sentences(a)]
         self.retriever = bm25s.BM25()
-        tokens = bm25s.tokenize([normalize(s.text) for s in self.spans], stopwords="fr", stemmer=self.stemmer,
-                                show_progress=False)
+        tokens = bm25s.tokenize(
+            [normalize(s.text) for s in self.spans], stopwords="fr", stemmer=self.stemmer, show_progress=False
+        )
         self.retriever.index(tokens, show_progress=False)
 
     def predict(self, question_id: str, question: str) -> Prediction:
         started = time.perf_counter()
-        tokens = self._bm25s.tokenize([normalize(question)], stopwords="fr", stemmer=self.stemmer,
-                                      show_progress=False)
+        tokens = self._bm25s.tokenize([normalize(question)], stopwords="fr", stemmer=self.stemmer, show_progress=False)
         k = min(10, len(self.spans))
         if not tokens.vocab or k == 0:
             return Prediction(question_id, None, 0.0, [], time.perf_counter() - started)

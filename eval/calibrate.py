@@ -41,16 +41,23 @@ def balanced_threshold(answerable: list[float], unanswerable: list[float], max_f
 
 
 def rates(answerable: list[float], unanswerable: list[float], t: float) -> dict[str, float]:
-    return {"abstain_rate": round(sum(s < t for s in unanswerable) / max(1, len(unanswerable)), 4),
-            "false_abstain_rate": round(sum(s < t for s in answerable) / max(1, len(answerable)), 4),
-            "answerable": len(answerable), "unanswerable": len(unanswerable)}
+    return {
+        "abstain_rate": round(sum(s < t for s in unanswerable) / max(1, len(unanswerable)), 4),
+        "false_abstain_rate": round(sum(s < t for s in answerable) / max(1, len(answerable)), 4),
+        "answerable": len(answerable),
+        "unanswerable": len(unanswerable),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--set", action="append", required=True, help="calibration set (repeatable)")
-    parser.add_argument("--max-false-abstain", type=float, default=0.05,
-                        help="largest share of answerable questions the threshold may abstain on (default 0.05)")
+    parser.add_argument(
+        "--max-false-abstain",
+        type=float,
+        default=0.05,
+        help="largest share of answerable questions the threshold may abstain on (default 0.05)",
+    )
     parser.add_argument("--write", action="store_true", help="record the threshold in service/core/calibration.json")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
@@ -69,13 +76,16 @@ def main(argv: list[str] | None = None) -> int:
     all_pos = [s for pos, _ in scores.values() for s in pos]
     all_neg = [s for _, neg in scores.values() for s in neg]
     threshold = round(balanced_threshold(all_pos, all_neg, args.max_false_abstain), 4)
-    entry = {"threshold": threshold, "chosen_on": args.set,
-             "rule": "maximises balanced accuracy (abstain rate on unanswerable + answer rate on answerable) / 2 "
-                     f"among thresholds that falsely abstain on at most {args.max_false_abstain:.0%} of the "
-                     "answerable questions of the sets together",
-             "settings": settings.calibrated_settings(),
-             "rates": {name: rates(pos, neg, threshold) for name, (pos, neg) in scores.items()},
-             "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
+    entry = {
+        "threshold": threshold,
+        "chosen_on": args.set,
+        "rule": "maximises balanced accuracy (abstain rate on unanswerable + answer rate on answerable) / 2 "
+        f"among thresholds that falsely abstain on at most {args.max_false_abstain:.0%} of the "
+        "answerable questions of the sets together",
+        "settings": settings.calibrated_settings(),
+        "rates": {name: rates(pos, neg, threshold) for name, (pos, neg) in scores.items()},
+        "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
     print(json.dumps(entry, ensure_ascii=False, indent=2))
     if args.write:
         data = read_calibrations()

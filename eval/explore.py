@@ -16,19 +16,21 @@ from __future__ import annotations
 import argparse
 import math
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
 from corpus.text import terms
 from eval.run import eval_folder, eval_index
-from eval.sets import EvalSet, load_set
+from eval.sets import EvalQuestion, EvalSet, load_set
 from service.core import Answerer
 
 
 @dataclass
 class Unit:
     """One candidate sentence of one question, with the signals the variants use."""
+
     doc_id: str
     score: float  # the service's score
     own: float  # the sentence's similarity
@@ -64,33 +66,60 @@ def gather(eval_set: EvalSet, answerer: Answerer) -> list[Asked]:
         weights = overlap.weights(q.question)
         total = sum(weights.values()) or 1.0
 
-        def contains_gold(first: int, last: int) -> bool:
+        def contains_gold(first: int, last: int, q: EvalQuestion = q) -> bool:
             a, b = index.sentences[first], index.sentences[last]
-            return q.answerable and a.doc_id == q.doc_id and any(
-                a.start <= g.start and g.end <= b.end for g in q.answers)
+            return (
+                q.answerable and a.doc_id == q.doc_id and any(a.start <= g.start and g.end <= b.end for g in q.answers)
+            )
 
-        def share(found_terms: set[str] | frozenset[str]) -> float:
+        def share(
+            found_terms: set[str] | frozenset[str], weights: dict[str, float] = weights, total: float = total
+        ) -> float:
             return sum(w for t, w in weights.items() if t in found_terms) / total
 
         units = []
         for c in sorted(found.ranked, key=lambda c: c.pos):
             sentence = index.sentences[c.pos]
-            pairs = [index.pairs[row] for row in (index.pair_at.get(c.pos - 1), index.pair_at.get(c.pos))
-                     if row is not None]
+            pairs = [
+                index.pairs[row] for row in (index.pair_at.get(c.pos - 1), index.pair_at.get(c.pos)) if row is not None
+            ]
             window = set(overlap.sentence_terms[c.pos]).union(
-                *(overlap.sentence_terms[p] for pair in pairs for p in pair))
-            units.append(Unit(
-                sentence.doc_id, c.score, c.own, c.chunk, c.lexical, share(window),
-                share(article_terms[sentence.doc_id]), c.rank, sentence.end - sentence.start,
-                c.unnumbered, contains_gold(c.pos, c.pos), any(contains_gold(*pair) for pair in pairs),
-                contains_gold(c.first, c.last), index.sentences[c.last].end - index.sentences[c.first].start))
+                *(overlap.sentence_terms[p] for pair in pairs for p in pair)
+            )
+            units.append(
+                Unit(
+                    sentence.doc_id,
+                    c.score,
+                    c.own,
+                    c.chunk,
+                    c.lexical,
+                    share(window),
+                    share(article_terms[sentence.doc_id]),
+                    c.rank,
+                    sentence.end - sentence.start,
+                    c.unnumbered,
+                    contains_gold(c.pos, c.pos),
+                    any(contains_gold(*pair) for pair in pairs),
+                    contains_gold(c.first, c.last),
+                    index.sentences[c.last].end - index.sentences[c.first].start,
+                )
+            )
         asked.append(Asked(q.answerable, q.doc_id, found.chunk_hits[0][1], units))
     return asked
 
 
 def features(unit: Unit, top_chunk: float) -> list[float]:
-    return [unit.own, unit.chunk, unit.lexical, unit.window, unit.article, 1 / (1 + unit.rank),
-            unit.chunk - top_chunk, math.log(unit.length + 1) / 6, float(unit.unnumbered)]
+    return [
+        unit.own,
+        unit.chunk,
+        unit.lexical,
+        unit.window,
+        unit.article,
+        1 / (1 + unit.rank),
+        unit.chunk - top_chunk,
+        math.log(unit.length + 1) / 6,
+        float(unit.unnumbered),
+    ]
 
 
 def learn_ranker(asked: list[Asked], l2: float = 1e-3) -> np.ndarray:
@@ -121,7 +150,7 @@ def learn_ranker(asked: list[Asked], l2: float = 1e-3) -> np.ndarray:
     return minimize(loss, np.zeros(stacked.shape[1]), jac=True, method="L-BFGS-B").x / scale
 
 
-def report(name: str, variant: str, asked: list[Asked], score) -> None:
+def report(name: str, variant: str, asked: list[Asked], score: Callable[[Unit, Asked], float]) -> None:
     hits, lengths, positives, negatives, docs, ceiling = [], [], [], [], [], []
     for a in asked:
         scores = [score(u, a) for u in a.units]
@@ -133,8 +162,10 @@ def report(name: str, variant: str, asked: list[Asked], score) -> None:
             negatives.append(max(scores))
     # "pair ceiling": hit@1 if the best sentence always took the right neighbour (or none) — what a
     # better pair rule could reach without changing the sentence ranking.
-    line = (f"{name:8} {variant:24} hit@1 {np.mean(hits):.3f}  chars {np.mean(lengths):6.1f}  "
-            f"doc@1 {np.mean(docs):.3f}  pair ceiling {np.mean(ceiling):.3f}")
+    line = (
+        f"{name:8} {variant:24} hit@1 {np.mean(hits):.3f}  chars {np.mean(lengths):6.1f}  "
+        f"doc@1 {np.mean(docs):.3f}  pair ceiling {np.mean(ceiling):.3f}"
+    )
     if negatives:
         pos, neg = np.array(positives), np.array(negatives)
         auroc = (pos[:, None] > neg[None, :]).mean() + 0.5 * (pos[:, None] == neg[None, :]).mean()
@@ -164,7 +195,9 @@ def main() -> None:
     for name, (answerer, asked) in gathered.items():
         penalty = answerer.config.number_penalty
         report(name, "current", asked, lambda u, a: u.score)
-        report(name, "no number check", asked, lambda u, a: u.score + (penalty if u.unnumbered else 0.0))
+        report(
+            name, "no number check", asked, lambda u, a, penalty=penalty: u.score + (penalty if u.unnumbered else 0.0)
+        )
 
         def article_bonus(u: Unit, a: Asked) -> float:
             near = Counter(v.doc_id for v in a.units if v.rank < 10)
@@ -174,7 +207,8 @@ def main() -> None:
         report(name, "+0.1 article word share", asked, lambda u, a: u.score + 0.1 * u.article)
         if weights is not None and name != "piaf":  # piaf holds the training questions
             w = weights
-            report(name, "learned ranker", asked, lambda u, a: float(np.dot(features(u, a.top_chunk), w)))
+            report(name, "learned ranker", asked, lambda u, a, w=w: float(np.dot(features(u, a.top_chunk), w)))
+
 
 if __name__ == "__main__":
     main()

@@ -65,8 +65,11 @@ def token_f1(prediction: str, golds: list[str]) -> float:
 
 
 def contains_gold(span: Span | None, question: EvalQuestion) -> bool:
-    return span is not None and span.doc_id == question.doc_id and any(
-        span.start <= g.start and g.end <= span.end for g in question.answers)
+    return (
+        span is not None
+        and span.doc_id == question.doc_id
+        and any(span.start <= g.start and g.end <= span.end for g in question.answers)
+    )
 
 
 def auroc(positives: list[float], negatives: list[float]) -> float | None:
@@ -99,11 +102,14 @@ def faithfulness_failures(prediction: Prediction, texts: dict[str, str]) -> list
     """Every returned span must be the article's text at its offsets, and the citation must contain the answer."""
     problems = []
     for kind, span in [("answer", prediction.answer)] + [("passage", p) for p in prediction.passages]:
-        if span is not None and texts.get(span.doc_id, "")[span.start:span.end] != span.text:
-            problems.append(f"{prediction.question_id}: {kind} text differs from {span.doc_id}[{span.start}:{span.end}]")
+        if span is not None and texts.get(span.doc_id, "")[span.start : span.end] != span.text:
+            problems.append(
+                f"{prediction.question_id}: {kind} text differs from {span.doc_id}[{span.start}:{span.end}]"
+            )
     answer, cited = prediction.answer, prediction.cited
-    if answer is not None and (cited is None or cited.doc_id != answer.doc_id
-                               or not cited.start <= answer.start <= answer.end <= cited.end):
+    if answer is not None and (
+        cited is None or cited.doc_id != answer.doc_id or not cited.start <= answer.start <= answer.end <= cited.end
+    ):
         problems.append(f"{prediction.question_id}: citation does not contain the answer")
     return problems
 
@@ -121,13 +127,20 @@ def threshold_curve(points: list[tuple[float, bool, bool]], steps: int = 41) -> 
         answered = [p for p in points if p[0] >= t]
         good = sum(1 for _, answerable, hit in answered if answerable and hit)
         right = good + sum(1 for p in points if p[0] < t and not p[1])
-        curve.append({"threshold": round(t, 4), "coverage": len(answered) / len(points),
-                      "accuracy": good / len(answered) if answered else 1.0, "decisions": right / len(points)})
+        curve.append(
+            {
+                "threshold": round(t, 4),
+                "coverage": len(answered) / len(points),
+                "accuracy": good / len(answered) if answered else 1.0,
+                "decisions": right / len(points),
+            }
+        )
     return curve
 
 
-def score(questions: list[EvalQuestion], predictions: list[Prediction], threshold: float,
-          texts: dict[str, str]) -> dict:
+def score(
+    questions: list[EvalQuestion], predictions: list[Prediction], threshold: float, texts: dict[str, str]
+) -> dict:
     """All metrics for one system; ``threshold`` decides abstention from each prediction's score."""
     answerable = [(q, p) for q, p in zip(questions, predictions) if q.answerable]
     unanswerable = [(q, p) for q, p in zip(questions, predictions) if not q.answerable]
@@ -149,11 +162,15 @@ def score(questions: list[EvalQuestion], predictions: list[Prediction], threshol
     checked = sum((p.answer is not None) + len(p.passages) for p in predictions)
     seconds = [p.seconds * 1000 for p in predictions]
     return {
-        "questions": len(questions), "answerable": len(answerable), "unanswerable": len(unanswerable),
+        "questions": len(questions),
+        "answerable": len(answerable),
+        "unanswerable": len(unanswerable),
         "threshold": threshold if threshold > -1e9 else None,
         "retrieval": {
             "doc@1": mean([float(bool(p.passages) and p.passages[0].doc_id == q.doc_id) for q, p in answerable]),
-            "recall@1": recall_at(1), "recall@3": recall_at(3), "recall@10": recall_at(10),
+            "recall@1": recall_at(1),
+            "recall@3": recall_at(3),
+            "recall@10": recall_at(10),
             "mrr@10": mean([reciprocal_rank(q, p) for q, p in answerable]),
         },
         "answers": {
@@ -164,14 +181,18 @@ def score(questions: list[EvalQuestion], predictions: list[Prediction], threshol
             "mean_chars": mean([float(len(t)) for t in answer_texts]),
             "median_chars": statistics.median([len(t) for t in answer_texts]) if answer_texts else 0,
         },
-        "faithfulness": {"checked": checked, "failures": failures,
-                         "rate": 1.0 - len(failures) / checked if checked else 1.0},
+        "faithfulness": {
+            "checked": checked,
+            "failures": failures,
+            "rate": 1.0 - len(failures) / checked if checked else 1.0,
+        },
         "abstention": {
             "abstain_rate": mean([float(p.score < threshold or p.answer is None) for _, p in unanswerable]),
             "false_abstain_rate": mean([float(p.score < threshold or p.answer is None) for _, p in answerable]),
             "auroc": auroc([p.score for _, p in answerable], [p.score for _, p in unanswerable]),
-            "curve": threshold_curve([(p.score, q.answerable, contains_gold(p.answer, q))
-                                      for q, p in zip(questions, predictions)]),
+            "curve": threshold_curve(
+                [(p.score, q.answerable, contains_gold(p.answer, q)) for q, p in zip(questions, predictions)]
+            ),
         },
         "latency_ms": {"p50": percentile(seconds, 0.5), "p95": percentile(seconds, 0.95)},
     }

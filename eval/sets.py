@@ -77,8 +77,16 @@ def read_questions(path: Path) -> list[EvalQuestion]:
                 record = json.loads(line)
                 answers = tuple(Gold(a["text"], int(a["start"])) for a in record.get("answers", []))
                 answerable = bool(record.get("answerable", bool(answers)))
-                questions.append(EvalQuestion(str(record["id"]), record["question"], record.get("doc_id"),
-                                              answers, answerable, record.get("style", "")))
+                questions.append(
+                    EvalQuestion(
+                        str(record["id"]),
+                        record["question"],
+                        record.get("doc_id"),
+                        answers,
+                        answerable,
+                        record.get("style", ""),
+                    )
+                )
             except (json.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
                 raise SetError(f"{path}:{number}: malformed question ({exc})") from exc
     ids = [q.id for q in questions]
@@ -100,7 +108,7 @@ def validate(questions: list[EvalQuestion], articles: dict[str, Article]) -> Non
             problems.append(f"{q.id}: unknown article {q.doc_id!r}")
             continue
         for gold in q.answers:
-            if article.text[gold.start:gold.end] != gold.text:
+            if article.text[gold.start : gold.end] != gold.text:
                 problems.append(f"{q.id}: gold {gold.text!r} is not at offset {gold.start}")
     if problems:
         raise SetError(f"{len(problems)} invalid question(s): " + "; ".join(problems[:10]))
@@ -120,8 +128,9 @@ def seed_set(sample: int | None = None) -> EvalSet:
     return EvalSet("seed", _sample(questions, sample), articles)
 
 
-def piaf_set(articles_limit: int | None = None, held_out_share: float = 0.1, sample: int | None = None,
-             name: str = "piaf") -> EvalSet:
+def piaf_set(
+    articles_limit: int | None = None, held_out_share: float = 0.1, sample: int | None = None, name: str = "piaf"
+) -> EvalSet:
     """PIAF dev: questions of a fixed 10 % of its articles (chosen by hash) are asked against an
     index built without those articles, as unanswerable questions.
 
@@ -141,8 +150,17 @@ def piaf_set(articles_limit: int | None = None, held_out_share: float = 0.1, sam
     held_out = sorted(with_questions[:n_held])
     indexed = set(with_questions[n_held:]) | set(without)
     kept = [q for q in questions if q.doc_id in indexed or q.doc_id in held_out]
-    relabelled = [EvalQuestion(q.id, q.question, q.doc_id, q.answers, q.doc_id not in held_out,
-                               "piaf" if q.doc_id not in held_out else "held-out") for q in kept]
+    relabelled = [
+        EvalQuestion(
+            q.id,
+            q.question,
+            q.doc_id,
+            q.answers,
+            q.doc_id not in held_out,
+            "piaf" if q.doc_id not in held_out else "held-out",
+        )
+        for q in kept
+    ]
     return EvalSet(name, _sample(relabelled, sample), [a for a in articles if a.doc_id in indexed], held_out)
 
 

@@ -13,8 +13,8 @@ import hashlib
 import json
 import logging
 import time
+from collections.abc import Iterable
 from dataclasses import asdict
-from typing import Iterable
 
 import numpy as np
 
@@ -30,17 +30,17 @@ log = logging.getLogger(__name__)
 
 def sentence_input(article: Article, sentence: Sentence) -> str:
     """What is embedded for a sentence: its section title gives the context a bare sentence lacks."""
-    body = article.text[sentence.start:sentence.end]
+    body = article.text[sentence.start : sentence.end]
     return body if sentence.section == article.title else f"{sentence.section}\n{body}"
 
 
 def pair_input(article: Article, first: Sentence, second: Sentence) -> str:
-    body = article.text[first.start:second.end]
+    body = article.text[first.start : second.end]
     return body if first.section == article.title else f"{first.section}\n{body}"
 
 
 def chunk_input(article: Article, chunk: Chunk) -> str:
-    body = article.text[chunk.start:chunk.end]
+    body = article.text[chunk.start : chunk.end]
     return body if chunk.section == article.title else f"{chunk.section}\n{body}"
 
 
@@ -56,15 +56,17 @@ def corpus_hash(articles: Iterable[Article]) -> str:
     return digest.hexdigest()
 
 
-def _embed(encoder: Encoder, items: list[tuple[str, str]], cache: dict[str, np.ndarray],
-           progress: bool, what: str) -> tuple[np.ndarray, list[str], int]:
+def _embed(
+    encoder: Encoder, items: list[tuple[str, str]], cache: dict[str, np.ndarray], progress: bool, what: str
+) -> tuple[np.ndarray, list[str], int]:
     """Vectors for ``(title, text)`` items, embedding only those whose hash is not in ``cache``."""
     hashes = [text_hash(title, text) for title, text in items]
     missing = sorted({h: i for i, h in enumerate(hashes) if h not in cache}.values())
     if missing:
         log.info("embedding %d new %s (%d reused)", len(missing), what, len(items) - len(missing))
-        vectors = encoder.encode_documents([items[i][1] for i in missing], [items[i][0] for i in missing],
-                                           progress=progress)
+        vectors = encoder.encode_documents(
+            [items[i][1] for i in missing], [items[i][0] for i in missing], progress=progress
+        )
         for i, vector in zip(missing, vectors):
             cache[hashes[i]] = vector
     dims = encoder.dims
@@ -93,8 +95,13 @@ def _version(c_hash: str, config: IndexConfig, model: ModelInfo) -> str:
     return hashlib.sha256(source.encode()).hexdigest()[:12]
 
 
-def build(articles: list[Article], encoder: Encoder, config: IndexConfig,
-          cache: dict[str, np.ndarray] | None = None, progress: bool = False) -> Index:
+def build(
+    articles: list[Article],
+    encoder: Encoder,
+    config: IndexConfig,
+    cache: dict[str, np.ndarray] | None = None,
+    progress: bool = False,
+) -> Index:
     """Cut, embed and index ``articles``. ``cache`` maps input hashes to vectors already computed
     (from the previous index); it is updated with the new ones."""
     cache = {} if cache is None else cache
@@ -103,8 +110,13 @@ def build(articles: list[Article], encoder: Encoder, config: IndexConfig,
     by_id = {a.doc_id: a for a in articles}
     sentence_items = [(by_id[s.doc_id].title, sentence_input(by_id[s.doc_id], s)) for s in all_sentences]
     chunk_items = [(by_id[c.doc_id].title, chunk_input(by_id[c.doc_id], c)) for c in all_chunks]
-    pair_items = [(by_id[all_sentences[i].doc_id].title,
-                   pair_input(by_id[all_sentences[i].doc_id], all_sentences[i], all_sentences[j])) for i, j in all_pairs]
+    pair_items = [
+        (
+            by_id[all_sentences[i].doc_id].title,
+            pair_input(by_id[all_sentences[i].doc_id], all_sentences[i], all_sentences[j]),
+        )
+        for i, j in all_pairs
+    ]
     s_vectors, s_hashes, s_new = _embed(encoder, sentence_items, cache, progress, "sentences")
     p_vectors, p_hashes, p_new = _embed(encoder, pair_items, cache, progress, "pairs")
     c_vectors, c_hashes, c_new = _embed(encoder, chunk_items, cache, progress, "chunks")
@@ -112,15 +124,36 @@ def build(articles: list[Article], encoder: Encoder, config: IndexConfig,
     c_hash = corpus_hash(articles)
     embedded, total = s_new + p_new + c_new, len(s_hashes) + len(p_hashes) + len(c_hashes)
     manifest = Manifest(
-        FORMAT, UNITS_VERSION, _version(c_hash, config, model), time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        model, config,
-        CorpusStats(hash=c_hash, articles=len(articles), sentences=len(all_sentences), pairs=len(all_pairs),
-                    chunks=len(all_chunks)),
+        FORMAT,
+        UNITS_VERSION,
+        _version(c_hash, config, model),
+        time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        model,
+        config,
+        CorpusStats(
+            hash=c_hash,
+            articles=len(articles),
+            sentences=len(all_sentences),
+            pairs=len(all_pairs),
+            chunks=len(all_chunks),
+        ),
         BuildStats(round(time.perf_counter() - started, 2), embedded, total - embedded),
     )
-    return Index(manifest, by_id, all_sentences, all_chunks, s_vectors, c_vectors, all_pairs, p_vectors,
-                 s_hashes, c_hashes, p_hashes, make_faiss(s_vectors, config.index_type),
-                 make_faiss(c_vectors, config.index_type))
+    return Index(
+        manifest,
+        by_id,
+        all_sentences,
+        all_chunks,
+        s_vectors,
+        c_vectors,
+        all_pairs,
+        p_vectors,
+        s_hashes,
+        c_hashes,
+        p_hashes,
+        make_faiss(s_vectors, config.index_type),
+        make_faiss(c_vectors, config.index_type),
+    )
 
 
 def vector_cache(index: Index) -> dict[str, np.ndarray]:

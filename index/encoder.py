@@ -43,14 +43,27 @@ class ModelInfo:
     dims: int
 
     def to_dict(self) -> dict[str, Any]:
-        return {key: value for key, value in (("name", self.name), ("path", self.path),
-                                               ("file_hashes", self.file_hashes), ("runtime", self.runtime),
-                                               ("dims", self.dims)) if value is not None}
+        return {
+            key: value
+            for key, value in (
+                ("name", self.name),
+                ("path", self.path),
+                ("file_hashes", self.file_hashes),
+                ("runtime", self.runtime),
+                ("dims", self.dims),
+            )
+            if value is not None
+        }
 
     @classmethod
     def from_dict(cls, record: dict[str, Any]) -> ModelInfo:
-        return cls(name=record["name"], path=record.get("path"), file_hashes=record.get("file_hashes"),
-                   runtime=record["runtime"], dims=record["dims"])
+        return cls(
+            name=record["name"],
+            path=record.get("path"),
+            file_hashes=record.get("file_hashes"),
+            runtime=record["runtime"],
+            dims=record["dims"],
+        )
 
 
 @runtime_checkable

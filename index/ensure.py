@@ -9,9 +9,9 @@ The encoder may be given as a function that loads it, called only when something
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from corpus.load import Article
 from index import store
@@ -34,8 +34,15 @@ class Ensured:
     built: bool
 
 
-def ensure(folder: Path, articles: list[Article], config: IndexConfig, encoder: Encoder | Callable[[], Encoder],
-           force: bool = False, progress: bool = False, load_current: bool = True) -> Ensured:
+def ensure(
+    folder: Path,
+    articles: list[Article],
+    config: IndexConfig,
+    encoder: Encoder | Callable[[], Encoder],
+    force: bool = False,
+    progress: bool = False,
+    load_current: bool = True,
+) -> Ensured:
     """The index of ``articles`` at ``folder``, rebuilt unless the one there is compatible with
     ``config`` and was built from the same corpus (and ``force`` is not set).
 

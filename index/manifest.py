@@ -63,9 +63,16 @@ class Manifest:
     def to_dict(self) -> dict[str, Any]:
         """The JSON object of ``manifest.json``."""
         corpus = {key: value for key, value in asdict(self.corpus).items() if value is not None}
-        record = {"format": self.format, "units_version": self.units_version, "version": self.version,
-                  "created_at": self.created_at, "model": self.model.to_dict(), "settings": asdict(self.settings),
-                  "corpus": corpus, "build": asdict(self.build)}
+        record = {
+            "format": self.format,
+            "units_version": self.units_version,
+            "version": self.version,
+            "created_at": self.created_at,
+            "model": self.model.to_dict(),
+            "settings": asdict(self.settings),
+            "corpus": corpus,
+            "build": asdict(self.build),
+        }
         if self.files is not None:
             record["files"] = dict(self.files)
         return record
@@ -76,12 +83,23 @@ class Manifest:
         if not isinstance(record, dict):
             raise TypeError(f"a JSON object is expected, not {type(record).__name__}")
         corpus, files = record["corpus"], record.get("files")
-        return cls(record["format"], record["units_version"], record["version"], record["created_at"],
-                   ModelInfo.from_dict(record["model"]), _settings(record["settings"]),
-                   CorpusStats(hash=corpus["hash"], articles=corpus["articles"], sentences=corpus["sentences"],
-                               pairs=corpus.get("pairs"), chunks=corpus["chunks"]),
-                   BuildStats(**{f.name: record["build"][f.name] for f in fields(BuildStats)}),
-                   None if files is None else dict(files))
+        return cls(
+            record["format"],
+            record["units_version"],
+            record["version"],
+            record["created_at"],
+            ModelInfo.from_dict(record["model"]),
+            _settings(record["settings"]),
+            CorpusStats(
+                hash=corpus["hash"],
+                articles=corpus["articles"],
+                sentences=corpus["sentences"],
+                pairs=corpus.get("pairs"),
+                chunks=corpus["chunks"],
+            ),
+            BuildStats(**{f.name: record["build"][f.name] for f in fields(BuildStats)}),
+            None if files is None else dict(files),
+        )
 
 
 def _settings(recorded: dict[str, Any]) -> IndexConfig:
@@ -105,12 +123,18 @@ def read_manifest(folder: Path) -> Manifest:
 
 
 def write_manifest(manifest: Manifest, folder: Path) -> None:
-    (Path(folder) / MANIFEST).write_text(json.dumps(manifest.to_dict(), ensure_ascii=False, indent=2) + "\n",
-                                         encoding="utf-8")
+    (Path(folder) / MANIFEST).write_text(
+        json.dumps(manifest.to_dict(), ensure_ascii=False, indent=2) + "\n", encoding="utf-8"
+    )
 
 
-def check_compatible(manifest: Manifest, config: IndexConfig, model_name: str | None = None,
-                     dims: int | None = None, runtime: str | None = None) -> None:
+def check_compatible(
+    manifest: Manifest,
+    config: IndexConfig,
+    model_name: str | None = None,
+    dims: int | None = None,
+    runtime: str | None = None,
+) -> None:
     """Refuse an index built with another model, runtime or settings. ``runtime`` is the encoder's
     exact runtime string (library version and precision), compared with the one that built the index."""
     problems = []
@@ -130,5 +154,6 @@ def check_compatible(manifest: Manifest, config: IndexConfig, model_name: str | 
     if runtime is not None and model.runtime != runtime:
         problems.append(f"runtime: index built with {model.runtime!r}, encoder runs {runtime!r}")
     if problems:
-        raise StoreError("the index was built differently: " + "; ".join(problems)
-                          + " — run `sourcier build` to rebuild it")
+        raise StoreError(
+            "the index was built differently: " + "; ".join(problems) + " — run `sourcier build` to rebuild it"
+        )

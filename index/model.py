@@ -49,23 +49,33 @@ class SentenceTransformerEncoder:
         else:
             inputs = list(texts)
         vectors = self.model.encode(
-            inputs, prompt="", batch_size=self.batch_size, normalize_embeddings=True,
-            convert_to_numpy=True, show_progress_bar=progress,
+            inputs,
+            prompt="",
+            batch_size=self.batch_size,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+            show_progress_bar=progress,
         )
         return np.asarray(vectors, dtype=np.float32)
 
     def info(self) -> ModelInfo:
         folder = Path(self.path)
         hashes = model_hashes(folder) if folder.is_dir() else {}
-        return ModelInfo(name=self.name, path=str(folder.resolve()) if folder.exists() else self.path,
-                         file_hashes=hashes, runtime=self.runtime, dims=self.dims)
+        return ModelInfo(
+            name=self.name,
+            path=str(folder.resolve()) if folder.exists() else self.path,
+            file_hashes=hashes,
+            runtime=self.runtime,
+            dims=self.dims,
+        )
 
 
 RUNTIMES = ("torch", "onnx", "onnx-int8")
 
 
-def load_encoder(model_path: str, runtime: str = "torch", dims: int | None = None, batch_size: int = 16,
-                 threads: int = 0) -> Encoder:
+def load_encoder(
+    model_path: str, runtime: str = "torch", dims: int | None = None, batch_size: int = 16, threads: int = 0
+) -> Encoder:
     """The encoder for a runtime setting: ``torch`` (sentence-transformers, fp32), ``onnx`` (ONNX
     Runtime, fp32) or ``onnx-int8`` (ONNX Runtime, dynamic int8); ``dims`` truncates (Matryoshka)."""
     if runtime == "torch":

@@ -96,8 +96,10 @@ def ensure_export(model_path: Path, precision: str = "fp32") -> Path:
             _quantize(folder / "model.onnx", tmp_path / "model-int8.onnx")
         cosine = _probe_cosine(model_path, tmp_path / FILES[precision][0])
         if cosine < MIN_COSINE[precision]:
-            raise ModelError(f"the ONNX {precision} export of {model_path} gives vectors too far from torch "
-                             f"(cosine {cosine:.4f} < {MIN_COSINE[precision]}): use SOURCIER_RUNTIME=torch")
+            raise ModelError(
+                f"the ONNX {precision} export of {model_path} gives vectors too far from torch "
+                f"(cosine {cosine:.4f} < {MIN_COSINE[precision]}): use SOURCIER_RUNTIME=torch"
+            )
         for name in FILES[precision]:
             os.replace(tmp_path / name, folder / name)
     files = {}
@@ -105,8 +107,13 @@ def ensure_export(model_path: Path, precision: str = "fp32") -> Path:
         stat = (folder / name).stat()
         files[name] = {"sha256": sha256_file(folder / name), "stat": [stat.st_size, stat.st_mtime_ns]}
     stamp = _read_stamp(folder)
-    stamp[precision] = {"recipe": RECIPE, "source": source, "versions": _versions(), "files": files,
-                        "probe_min_cosine_to_torch": round(cosine, 5)}
+    stamp[precision] = {
+        "recipe": RECIPE,
+        "source": source,
+        "versions": _versions(),
+        "files": files,
+        "probe_min_cosine_to_torch": round(cosine, 5),
+    }
     (folder / STAMP).write_text(json.dumps(stamp, indent=1) + "\n", encoding="utf-8")
     log.info("ONNX %s export ready in %s (probe cosine to torch %.4f)", precision, folder, cosine)
     return folder / FILES[precision][0]
@@ -122,8 +129,9 @@ def _torch_model(model_path: Path):  # noqa: ANN202 - torch types stay out of th
     pooling, heads = modules[1], modules[2:]
     kinds = [type(m).__name__ for m in heads]  # by name: the classes moved between sentence-transformers versions
     if type(pooling).__name__ != "Pooling" or pooling.pooling_mode != "mean" or not pooling.include_prompt:
-        raise ModelError(f"{model_path}: the ONNX export supports mean pooling over all tokens only; "
-                         "use SOURCIER_RUNTIME=torch")
+        raise ModelError(
+            f"{model_path}: the ONNX export supports mean pooling over all tokens only; use SOURCIER_RUNTIME=torch"
+        )
     dense = [m for m, kind in zip(heads, kinds) if kind == "Dense"]
     if set(kinds) - {"Dense", "Normalize"}:
         raise ModelError(f"{model_path}: unsupported module after pooling; use SOURCIER_RUNTIME=torch")
@@ -153,9 +161,17 @@ def _export_fp32(model_path: Path, target: Path) -> None:
     ids, mask = _batch(tokenizer, PROBES[:2])
     dynamic = {"input_ids": {0: "batch", 1: "sequence"}, "attention_mask": {0: "batch", 1: "sequence"}}
     with torch.no_grad():
-        torch.onnx.export(embedder, (torch.from_numpy(ids), torch.from_numpy(mask)), str(target),
-                          input_names=["input_ids", "attention_mask"], output_names=["sentence_embedding"],
-                          dynamic_shapes=dynamic, dynamo=True, opset_version=18, external_data=True)
+        torch.onnx.export(
+            embedder,
+            (torch.from_numpy(ids), torch.from_numpy(mask)),
+            str(target),
+            input_names=["input_ids", "attention_mask"],
+            output_names=["sentence_embedding"],
+            dynamic_shapes=dynamic,
+            dynamo=True,
+            opset_version=18,
+            external_data=True,
+        )
 
 
 def _quantize(source: Path, target: Path) -> None:
@@ -208,8 +224,9 @@ class OnnxEncoder:
     ~0.93 on passages), so an index is only searched with queries of the runtime that built it.
     """
 
-    def __init__(self, model_path: str, runtime: str = "onnx", dims: int | None = None, batch_size: int = 16,
-                 threads: int = 0) -> None:
+    def __init__(
+        self, model_path: str, runtime: str = "onnx", dims: int | None = None, batch_size: int = 16, threads: int = 0
+    ) -> None:
         if runtime not in PRECISIONS:
             raise ValueError(f"unknown ONNX runtime {runtime!r} (use {', '.join(PRECISIONS)})")
         self.path = Path(model_path)
@@ -234,9 +251,9 @@ class OnnxEncoder:
         order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
         starts = range(0, len(order), self.batch_size)
         for begin in tqdm(starts, desc="embedding", unit="batch", disable=not progress or len(starts) < 2):
-            chosen = order[begin:begin + self.batch_size]
+            chosen = order[begin : begin + self.batch_size]
             ids, mask = _batch(self.tokenizer, [texts[i] for i in chosen])
-            vectors = self.session.run(None, {"input_ids": ids, "attention_mask": mask})[0][:, :self.dims]
+            vectors = self.session.run(None, {"input_ids": ids, "attention_mask": mask})[0][:, : self.dims]
             out[chosen] = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
         return out
 
@@ -249,5 +266,10 @@ class OnnxEncoder:
         return self._encode(list(texts), progress)
 
     def info(self) -> ModelInfo:
-        return ModelInfo(name=self.name, path=str(self.path.resolve()), file_hashes=model_hashes(self.path),
-                         runtime=self.runtime, dims=self.dims)
+        return ModelInfo(
+            name=self.name,
+            path=str(self.path.resolve()),
+            file_hashes=model_hashes(self.path),
+            runtime=self.runtime,
+            dims=self.dims,
+        )

@@ -17,9 +17,10 @@ import logging
 import os
 import shutil
 import tempfile
+from collections.abc import Iterable
 from dataclasses import asdict, replace
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 import faiss
 import numpy as np
@@ -34,8 +35,15 @@ from index.search import Index
 
 log = logging.getLogger(__name__)
 
-FILES = ("articles.jsonl", "sentences.jsonl", "pairs.jsonl", "chunks.jsonl", "sentences.faiss", "pairs.npy",
-         "chunks.faiss")
+FILES = (
+    "articles.jsonl",
+    "sentences.jsonl",
+    "pairs.jsonl",
+    "chunks.jsonl",
+    "sentences.faiss",
+    "pairs.npy",
+    "chunks.faiss",
+)
 
 
 def _write_jsonl(path: Path, records: Iterable[dict[str, Any]]) -> None:
@@ -50,14 +58,27 @@ def _read_jsonl(path: Path) -> list[dict[str, Any]]:
 
 
 def _article_record(article: Article) -> dict[str, Any]:
-    return {"id": article.doc_id, "title": article.title, "url": article.url, "source": article.source,
-            "sections": [asdict(s) for s in article.sections], "excluded": [list(s) for s in article.excluded],
-            "text": article.text}
+    return {
+        "id": article.doc_id,
+        "title": article.title,
+        "url": article.url,
+        "source": article.source,
+        "sections": [asdict(s) for s in article.sections],
+        "excluded": [list(s) for s in article.excluded],
+        "text": article.text,
+    }
 
 
 def _article_from(record: dict[str, Any]) -> Article:
-    return Article(record["id"], record["title"], record["text"], [Section(**s) for s in record["sections"]],
-                   record["url"], record["source"], [Span(*s) for s in record["excluded"]])
+    return Article(
+        record["id"],
+        record["title"],
+        record["text"],
+        [Section(**s) for s in record["sections"]],
+        record["url"],
+        record["source"],
+        [Span(*s) for s in record["excluded"]],
+    )
 
 
 def save(index: Index, folder: Path) -> Path:
@@ -68,12 +89,23 @@ def save(index: Index, folder: Path) -> Path:
     tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.tmp-", dir=folder.parent))
     try:
         _write_jsonl(tmp / "articles.jsonl", (_article_record(a) for a in index.articles.values()))
-        _write_jsonl(tmp / "sentences.jsonl",
-                     ({**asdict(s), "hash": h} for s, h in zip(index.sentences, index.sentence_hashes)))
-        _write_jsonl(tmp / "pairs.jsonl", ({"doc_id": index.sentences[i].doc_id, "first": index.sentences[i].index,
-                                            "last": index.sentences[j].index, "start": index.sentences[i].start,
-                                            "end": index.sentences[j].end, "hash": h}
-                                           for (i, j), h in zip(index.pairs, index.pair_hashes)))
+        _write_jsonl(
+            tmp / "sentences.jsonl", ({**asdict(s), "hash": h} for s, h in zip(index.sentences, index.sentence_hashes))
+        )
+        _write_jsonl(
+            tmp / "pairs.jsonl",
+            (
+                {
+                    "doc_id": index.sentences[i].doc_id,
+                    "first": index.sentences[i].index,
+                    "last": index.sentences[j].index,
+                    "start": index.sentences[i].start,
+                    "end": index.sentences[j].end,
+                    "hash": h,
+                }
+                for (i, j), h in zip(index.pairs, index.pair_hashes)
+            ),
+        )
         _write_jsonl(tmp / "chunks.jsonl", ({**asdict(c), "hash": h} for c, h in zip(index.chunks, index.chunk_hashes)))
         np.save(tmp / "pairs.npy", np.ascontiguousarray(index.pair_vectors, dtype=np.float32), allow_pickle=False)
         faiss.write_index(index.sentence_faiss, str(tmp / "sentences.faiss"))
@@ -101,8 +133,14 @@ def _swap(new: Path, folder: Path) -> None:
         shutil.rmtree(old, ignore_errors=True)
 
 
-def load(folder: Path, config: IndexConfig | None = None, model_name: str | None = None,
-         dims: int | None = None, verify_files: bool = True, runtime: str | None = None) -> Index:
+def load(
+    folder: Path,
+    config: IndexConfig | None = None,
+    model_name: str | None = None,
+    dims: int | None = None,
+    verify_files: bool = True,
+    runtime: str | None = None,
+) -> Index:
     """Load and check an index folder: manifest compatibility, file hashes, counts."""
     folder = Path(folder)
     manifest = read_manifest(folder)
@@ -113,8 +151,10 @@ def load(folder: Path, config: IndexConfig | None = None, model_name: str | None
         if not path.is_file():
             raise StoreError(f"{path} is missing: run `sourcier build` to rebuild the index")
         if verify_files and sha256_file(path) != (manifest.files or {}).get(name):
-            raise StoreError(f"{path} does not match its hash in the manifest (damaged or tampered): "
-                              "run `sourcier build` to rebuild the index")
+            raise StoreError(
+                f"{path} does not match its hash in the manifest (damaged or tampered): "
+                "run `sourcier build` to rebuild the index"
+            )
     try:
         articles = {a.doc_id: a for a in map(_article_from, _read_jsonl(folder / "articles.jsonl"))}
         sent_records = _read_jsonl(folder / "sentences.jsonl")
@@ -125,22 +165,41 @@ def load(folder: Path, config: IndexConfig | None = None, model_name: str | None
         chunk_faiss = faiss.read_index(str(folder / "chunks.faiss"))
     except (RuntimeError, ValueError, KeyError, TypeError, OSError) as exc:
         raise StoreError(f"the index at {folder} is damaged ({exc}): run `sourcier build`") from exc
-    if (sentence_faiss.ntotal != len(sent_records) or chunk_faiss.ntotal != len(chunk_records)
-            or pair_vectors.shape != (len(pair_records), sentence_faiss.d)):
-        raise StoreError(f"the index at {folder} is inconsistent (vector and record counts differ): "
-                          "run `sourcier build`")
+    if (
+        sentence_faiss.ntotal != len(sent_records)
+        or chunk_faiss.ntotal != len(chunk_records)
+        or pair_vectors.shape != (len(pair_records), sentence_faiss.d)
+    ):
+        raise StoreError(
+            f"the index at {folder} is inconsistent (vector and record counts differ): run `sourcier build`"
+        )
     sents = [Sentence(**{k: r[k] for k in ("doc_id", "index", "start", "end", "section")}) for r in sent_records]
-    chks = [Chunk(**{k: r[k] for k in ("doc_id", "index", "start", "end", "section", "first", "last")})
-            for r in chunk_records]
+    chks = [
+        Chunk(**{k: r[k] for k in ("doc_id", "index", "start", "end", "section", "first", "last")})
+        for r in chunk_records
+    ]
     position = {(s.doc_id, s.index): i for i, s in enumerate(sents)}
     try:
         pair_pos = [(position[(r["doc_id"], r["first"])], position[(r["doc_id"], r["last"])]) for r in pair_records]
     except KeyError as exc:
-        raise StoreError(f"the index at {folder} is inconsistent (a pair names an unknown sentence {exc}): "
-                         "run `sourcier build`") from exc
-    return Index(manifest, articles, sents, chks, _vectors(sentence_faiss), _vectors(chunk_faiss), pair_pos,
-                 pair_vectors, [r["hash"] for r in sent_records], [r["hash"] for r in chunk_records],
-                 [r["hash"] for r in pair_records], sentence_faiss, chunk_faiss)
+        raise StoreError(
+            f"the index at {folder} is inconsistent (a pair names an unknown sentence {exc}): run `sourcier build`"
+        ) from exc
+    return Index(
+        manifest,
+        articles,
+        sents,
+        chks,
+        _vectors(sentence_faiss),
+        _vectors(chunk_faiss),
+        pair_pos,
+        pair_vectors,
+        [r["hash"] for r in sent_records],
+        [r["hash"] for r in chunk_records],
+        [r["hash"] for r in pair_records],
+        sentence_faiss,
+        chunk_faiss,
+    )
 
 
 def _vectors(index: Any) -> np.ndarray:
@@ -163,15 +222,21 @@ def reusable_vectors(folder: Path, model_name: str, runtime: str, dims: int) -> 
         return {}
     cache: dict[str, np.ndarray] = {}
     files = manifest.files or {}
-    for records_name, vectors_name in (("sentences.jsonl", "sentences.faiss"), ("pairs.jsonl", "pairs.npy"),
-                                       ("chunks.jsonl", "chunks.faiss")):
+    for records_name, vectors_name in (
+        ("sentences.jsonl", "sentences.faiss"),
+        ("pairs.jsonl", "pairs.npy"),
+        ("chunks.jsonl", "chunks.faiss"),
+    ):
         paths = folder / records_name, folder / vectors_name
         if not all(path.is_file() and sha256_file(path) == files.get(path.name) for path in paths):
             continue
         try:
             records = _read_jsonl(paths[0])
-            vectors = (np.load(paths[1], allow_pickle=False) if vectors_name.endswith(".npy")
-                       else _vectors(faiss.read_index(str(paths[1]))))
+            vectors = (
+                np.load(paths[1], allow_pickle=False)
+                if vectors_name.endswith(".npy")
+                else _vectors(faiss.read_index(str(paths[1])))
+            )
         except (RuntimeError, ValueError, OSError, json.JSONDecodeError):
             continue
         if len(records) == len(vectors) and all("hash" in r for r in records):

@@ -7,16 +7,17 @@ import json
 import logging
 import os
 import sys
+from collections.abc import Iterator
 from contextlib import ExitStack
 from dataclasses import asdict
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
-from service.settings import ROOT, Settings  # noqa: E402
+from service.settings import ROOT, Settings
 
 if TYPE_CHECKING:
     from service.core import Answerer, Result
@@ -57,18 +58,26 @@ def cmd_build(args: argparse.Namespace) -> int:
     config = settings.index_config()
     articles = load(settings.corpus)
     # settings.load_encoder is called only to rebuild: an up-to-date index costs one manifest read
-    ensured = ensure(settings.index_dir, articles, config, settings.load_encoder, force=args.force,
-                     progress=not args.quiet, load_current=False)
+    ensured = ensure(
+        settings.index_dir,
+        articles,
+        config,
+        settings.load_encoder,
+        force=args.force,
+        progress=not args.quiet,
+        load_current=False,
+    )
     manifest = ensured.manifest
     if not ensured.built:
-        print(f"index {manifest.version} is up to date ({manifest.corpus.articles} articles) "
-              f"at {settings.index_dir}")
+        print(f"index {manifest.version} is up to date ({manifest.corpus.articles} articles) at {settings.index_dir}")
         return 0
     corpus, build = manifest.corpus, manifest.build
-    print(f"index {manifest.version} saved to {settings.index_dir}: {corpus.articles} articles, "
-          f"{corpus.sentences} sentences, {corpus.pairs} pairs, {corpus.chunks} chunks; "
-          f"embedded {build.embedded}, "
-          f"reused {build.reused}, {build.seconds} s")
+    print(
+        f"index {manifest.version} saved to {settings.index_dir}: {corpus.articles} articles, "
+        f"{corpus.sentences} sentences, {corpus.pairs} pairs, {corpus.chunks} chunks; "
+        f"embedded {build.embedded}, "
+        f"reused {build.reused}, {build.seconds} s"
+    )
     return 0
 
 
@@ -127,8 +136,9 @@ def _ask_batch(args: argparse.Namespace, settings: Settings, answerer: Answerer)
     with ExitStack() as stack:
         source = sys.stdin if args.batch == "-" else stack.enter_context(open(args.batch, encoding="utf-8"))
         out = stack.enter_context(open(args.out, "w", encoding="utf-8")) if args.out else sys.stdout
-        for number, record, problem in tqdm(list(_read_batch(source)), desc="questions", unit="q",
-                                            disable=args.quiet, file=sys.stderr):
+        for _number, record, problem in tqdm(
+            list(_read_batch(source)), desc="questions", unit="q", disable=args.quiet, file=sys.stderr
+        ):
             ident = record.get("id") if record else None
             try:
                 if problem:
@@ -141,7 +151,7 @@ def _ask_batch(args: argparse.Namespace, settings: Settings, answerer: Answerer)
                 line = {"id": ident, **envelope(exc.code, exc.message)}
             out.write(json.dumps(line, ensure_ascii=False) + "\n")
     if failures:
-        log.warning("%d line(s) could not be asked (see their \"error\")", failures)
+        log.warning('%d line(s) could not be asked (see their "error")', failures)
     return 0
 
 
@@ -156,7 +166,8 @@ def format_result(result: Result) -> str:
         lines.append(f"  [{c.doc_id}, caractères {c.start}–{c.end}, score {answer.score:.3f}]")
         lines.append(f"  {c.url}")
         for alt in result.alternatives:
-            lines.append(f"\nAutre passage ({alt.score:.3f}) : « {alt.text} »  [{alt.citation.doc_id} {alt.citation.start}–{alt.citation.end}]")
+            where = f"{alt.citation.doc_id} {alt.citation.start}–{alt.citation.end}"
+            lines.append(f"\nAutre passage ({alt.score:.3f}) : « {alt.text} »  [{where}]")
     else:
         lines.append(f"Pas de réponse dans les articles. {result.reason}")
         for passage in result.passages[:2]:
@@ -176,8 +187,13 @@ def cmd_serve(args: argparse.Namespace) -> int:
     port = args.port or settings.port
     preloaded = [load_answerer(settings)]  # before listening: a broken index stops here, saying what to run
     # pop: once served, the first index is only held by app.state, so a hot reload can free it
-    uvicorn.run(create_app(settings, loader=lambda _: preloaded.pop()), host=host, port=port,
-                server_header=False, log_level="info")
+    uvicorn.run(
+        create_app(settings, loader=lambda _: preloaded.pop()),
+        host=host,
+        port=port,
+        server_header=False,
+        log_level="info",
+    )
     return 0
 
 
@@ -204,8 +220,14 @@ def cmd_eval(args: argparse.Namespace) -> int:
     from eval.run import run_set
 
     settings = _settings(args)
-    result = run_set(settings, args.set, args.sample, Path(args.index) if args.index else None,
-                     not args.no_baselines, progress=not args.quiet)
+    result = run_set(
+        settings,
+        args.set,
+        args.sample,
+        Path(args.index) if args.index else None,
+        not args.no_baselines,
+        progress=not args.quiet,
+    )
     if args.json:
         Path(args.json).parent.mkdir(parents=True, exist_ok=True)
         Path(args.json).write_text(json.dumps(result, ensure_ascii=False, indent=1), encoding="utf-8")
@@ -216,8 +238,10 @@ def cmd_eval(args: argparse.Namespace) -> int:
     failures = result["systems"]["sourcier"]["faithfulness"]["failures"]
     blocking = result["floors_missed"] + (result["targets_missed"] if args.strict else [])
     if args.check and (failures or blocking):
-        print(f"sourcier eval: {len(failures)} faithfulness failure(s); below the bar: {blocking or 'nothing'}",
-              file=sys.stderr)
+        print(
+            f"sourcier eval: {len(failures)} faithfulness failure(s); below the bar: {blocking or 'nothing'}",
+            file=sys.stderr,
+        )
         return 1
     return 0
 
@@ -243,8 +267,10 @@ def cmd_coverage(args: argparse.Namespace) -> int:
     if args.from_log:
         since, until = period(args.since, args.until, args.days)
         if not (settings.data_dir / "sourcier.db").is_file():
-            print(f"sourcier coverage: no query log in {settings.data_dir} (set SOURCIER_QUERY_LOG=true on the "
-                  "service)", file=sys.stderr)
+            print(
+                f"sourcier coverage: no query log in {settings.data_dir} (set SOURCIER_QUERY_LOG=true on the service)",
+                file=sys.stderr,
+            )
             return 1
         db = Database(settings.data_dir / "sourcier.db")
         try:
@@ -252,8 +278,7 @@ def cmd_coverage(args: argparse.Namespace) -> int:
         finally:
             db.close()
     else:
-        report = cov.coverage_from_file(load_answerer(settings), Path(args.questions), options,
-                                        progress=not args.quiet)
+        report = cov.coverage_from_file(load_answerer(settings), Path(args.questions), options, progress=not args.quiet)
     paths = write_reports(report, Path(args.out))
     print(format_summary(report))
     print(f"report: {paths['html']} (and {paths['csv'].name}, {paths['json'].name})")
@@ -275,7 +300,7 @@ def parser() -> argparse.ArgumentParser:
     p = sub.add_parser("ask", help="answer a question (or a JSONL batch)")
     p.add_argument("question", nargs="?", help="the question, in French")
     p.add_argument("--json", action="store_true", help="print the /api/ask JSON body")
-    p.add_argument("--batch", help="JSONL file of {\"question\", \"id\"?} lines ('-' for stdin)")
+    p.add_argument("--batch", help='JSONL file of {"question", "id"?} lines (\'-\' for stdin)')
     p.add_argument("--out", help="with --batch: write JSONL here instead of stdout")
     p.add_argument("--top-k", type=int, help="passages (and answers) to return (default: the setting top_k)")
     p.add_argument("--index", help="index folder")
@@ -295,13 +320,18 @@ def parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("eval", help="score Sourcier and the baselines on an evaluation set")
     p.add_argument("--set", required=True, help="seed, piaf, piaf-ci, or a JSONL question file")
-    p.add_argument("--index", help="index folder to use for the set (default: var/eval/<set>-<corpus>-<runtime>-<dims>)")
+    p.add_argument(
+        "--index", help="index folder to use for the set (default: var/eval/<set>-<corpus>-<runtime>-<dims>)"
+    )
     p.add_argument("--sample", type=int, help="evaluate a fixed sample of N questions")
     p.add_argument("--json", help="write the full report (with per-question results) here")
     p.add_argument("--html", help="write the HTML report here")
     p.add_argument("--no-baselines", action="store_true", help="score Sourcier only")
-    p.add_argument("--check", action="store_true",
-                   help="exit 1 on a faithfulness failure or a score under the set's regression floor")
+    p.add_argument(
+        "--check",
+        action="store_true",
+        help="exit 1 on a faithfulness failure or a score under the set's regression floor",
+    )
     p.add_argument("--strict", action="store_true", help="with --check: also exit 1 when a target is missed")
     p.add_argument("--quiet", action="store_true", help="no progress bars")
     p.set_defaults(func=cmd_eval)
@@ -318,16 +348,21 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_coverage)
 
-    p = sub.add_parser("fetch-model", help="download and verify the embedding model (offline-safe cache) and "
-                       "prepare the configured runtime (ONNX export)")
+    p = sub.add_parser(
+        "fetch-model",
+        help="download and verify the embedding model (offline-safe cache) and "
+        "prepare the configured runtime (ONNX export)",
+    )
     p.set_defaults(func=cmd_fetch_model)
     return root
 
 
 def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.INFO if args.verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
     from corpus.load import CorpusError
     from index.encoder import ModelError
     from index.manifest import StoreError

@@ -95,8 +95,16 @@ class Database:
         return self._write(
             'INSERT INTO queries (created_at, question, answered, score, doc_id, start, "end", index_version) '
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            (item.created_at, item.question, int(item.answered), item.score, item.doc_id, item.start, item.end,
-             item.index_version),
+            (
+                item.created_at,
+                item.question,
+                int(item.answered),
+                item.score,
+                item.doc_id,
+                item.start,
+                item.end,
+                item.index_version,
+            ),
         )
 
     def feedback(self, since: float = 0.0, until: float | None = None) -> list[Feedback]:

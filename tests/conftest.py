@@ -46,7 +46,7 @@ class FakeEncoder:
         for word in normalize(text).split():
             padded = f" {word} "
             for i in range(len(padded) - 2):
-                bucket = int.from_bytes(hashlib.blake2b(padded[i:i + 3].encode(), digest_size=4).digest(), "little")
+                bucket = int.from_bytes(hashlib.blake2b(padded[i : i + 3].encode(), digest_size=4).digest(), "little")
                 vector[bucket % self.dims] += 1.0
         norm = np.linalg.norm(vector)
         return vector / norm if norm else vector
@@ -63,8 +63,9 @@ class FakeEncoder:
 
 
 # The settings the tests build with (explicit: IndexConfig has no defaults; Settings holds the service's).
-FAKE_CONFIG = IndexConfig(model=FakeEncoder.name, chunk_chars=600, chunk_overlap=1, index_type="flat",
-                          runtime="onnx-int8", dims=None)
+FAKE_CONFIG = IndexConfig(
+    model=FakeEncoder.name, chunk_chars=600, chunk_overlap=1, index_type="flat", runtime="onnx-int8", dims=None
+)
 
 
 @pytest.fixture(autouse=True)

@@ -1,17 +1,26 @@
 import pytest
 
 from corpus.load import load
-from service.settings import Settings
 from index.build import build
-from service.core import Answerer, QuestionError, check_question, passage_url
+from service.core import QuestionError, check_question, passage_url
+from service.settings import Settings
 from tests.conftest import FIXTURES, make_answerer
 
 LIMITS = Settings().limits()
 
 QUESTIONS = [
-    "Quel nerf innerve le mollet ?", "tendon dachile", "mollet qui tremble pourquoi", "hernie discale S1",
-    "lysat plaquettaire épidural", "cellules souches", "crampe la nuit", "Dr. Centeno vidéo",
-    "QUEL EST LE MUSCLE DU MOLLET", "nerf tibial blessé 🦵", "l’œil", "x" * 500,
+    "Quel nerf innerve le mollet ?",
+    "tendon dachile",
+    "mollet qui tremble pourquoi",
+    "hernie discale S1",
+    "lysat plaquettaire épidural",
+    "cellules souches",
+    "crampe la nuit",
+    "Dr. Centeno vidéo",
+    "QUEL EST LE MUSCLE DU MOLLET",
+    "nerf tibial blessé 🦵",
+    "l’œil",
+    "x" * 500,
 ]
 
 
@@ -19,10 +28,10 @@ def assert_verbatim(index, result):
     for answer in ([result.answer] if result.answer else []) + result.alternatives:
         c = answer.citation
         article = index.articles[c.doc_id]
-        assert article.text[c.start:c.end] == answer.text
+        assert article.text[c.start : c.end] == answer.text
         assert c.title == article.title
     for passage in result.passages:
-        assert index.articles[passage.doc_id].text[passage.start:passage.end] == passage.text
+        assert index.articles[passage.doc_id].text[passage.start : passage.end] == passage.text
 
 
 @pytest.mark.parametrize("question", QUESTIONS)
@@ -52,7 +61,7 @@ def test_alternatives_do_not_overlap_the_answer(answerer):
     result = answerer.answer("contraction du muscle du mollet", top_k=5)
     spans = [(a.citation.start, a.citation.end) for a in [result.answer, *result.alternatives]]
     for i, (s1, e1) in enumerate(spans):
-        for s2, e2 in spans[i + 1:]:
+        for s2, e2 in spans[i + 1 :]:
             assert e1 <= s2 or e2 <= s1
 
 
@@ -77,11 +86,21 @@ def test_empty_index_abstains(encoder, config, tmp_path):
     assert not result.answered and "aucun article" in result.reason
 
 
-@pytest.mark.parametrize("question, top_k, code", [
-    ("", 3, "empty_question"), ("   \n\t", 3, "empty_question"), ("a" * 501, 3, "question_too_long"),
-    (None, 3, "invalid_question"), (42, 3, "invalid_question"), ("ok\x00", 3, "invalid_question"),
-    ("ok", 0, "invalid_top_k"), ("ok", 21, "invalid_top_k"), ("ok", True, "invalid_top_k"), ("ok", "3", "invalid_top_k"),
-])
+@pytest.mark.parametrize(
+    "question, top_k, code",
+    [
+        ("", 3, "empty_question"),
+        ("   \n\t", 3, "empty_question"),
+        ("a" * 501, 3, "question_too_long"),
+        (None, 3, "invalid_question"),
+        (42, 3, "invalid_question"),
+        ("ok\x00", 3, "invalid_question"),
+        ("ok", 0, "invalid_top_k"),
+        ("ok", 21, "invalid_top_k"),
+        ("ok", True, "invalid_top_k"),
+        ("ok", "3", "invalid_top_k"),
+    ],
+)
 def test_check_question_refuses_bad_input_in_french(question, top_k, code):
     with pytest.raises(QuestionError) as caught:
         check_question(question, top_k, LIMITS)
@@ -96,10 +115,14 @@ def test_check_question_strips_and_accepts_500_characters():
 
 def test_passage_url_escapes_ids(seed_index):
     article = seed_index.articles["contractions-muscle-mollet"]
-    assert passage_url("http://h/", article, 1, 5) == "http://h/articles/contractions-muscle-mollet?start=1&end=5#passage"
+    assert (
+        passage_url("http://h/", article, 1, 5) == "http://h/articles/contractions-muscle-mollet?start=1&end=5#passage"
+    )
 
 
-@pytest.mark.parametrize("question", ["tendon achille talon", "lysat plaquettaire", "nerf tibial blessé", "crampe nuit"])
+@pytest.mark.parametrize(
+    "question", ["tendon achille talon", "lysat plaquettaire", "nerf tibial blessé", "crampe nuit"]
+)
 def test_the_first_passage_holds_the_answer(answerer, question):
     result = answerer.answer(question, top_k=3)
     assert result.answered
@@ -111,12 +134,13 @@ def test_the_first_passage_holds_the_answer(answerer, question):
 def test_a_two_part_question_gets_the_pair_and_a_one_part_question_one_sentence(seed_index, encoder):
     answerer = make_answerer(seed_index, encoder, threshold=0.0)
     index = seed_index
-    first, second = next((i, j) for i, j in index.pairs
-                         if all(index.sentences[k].end - index.sentences[k].start > 80 for k in (i, j)))
+    first, second = next(
+        (i, j) for i, j in index.pairs if all(index.sentences[k].end - index.sentences[k].start > 80 for k in (i, j))
+    )
     article = index.articles[index.sentences[first].doc_id]
-    one, two = (article.text[index.sentences[k].start:index.sentences[k].end] for k in (first, second))
+    one, two = (article.text[index.sentences[k].start : index.sentences[k].end] for k in (first, second))
     both = answerer.answer(f"{one} {two}")
-    assert both.answer.text == article.text[index.sentences[first].start:index.sentences[second].end]
+    assert both.answer.text == article.text[index.sentences[first].start : index.sentences[second].end]
     alone = answerer.answer(one)
     assert alone.answer.text == one
 
@@ -128,8 +152,12 @@ def test_candidates_are_ranked_with_the_signals_their_score_is_made_of(answerer)
     assert scores == sorted(scores, reverse=True)
     assert len(found.nearest) == min(config.sentence_candidates, len(answerer.index.sentences))
     for c in found.ranked:
-        expected = (config.sentence_weight * c.own + (1 - config.sentence_weight) * c.chunk
-                    + config.lexical_weight * c.lexical - (config.number_penalty if c.unnumbered else 0.0))
+        expected = (
+            config.sentence_weight * c.own
+            + (1 - config.sentence_weight) * c.chunk
+            + config.lexical_weight * c.lexical
+            - (config.number_penalty if c.unnumbered else 0.0)
+        )
         assert c.score == pytest.approx(expected) and c.first <= c.pos <= c.last
     best = answerer.answer("Quel nerf innerve le mollet ?", top_k=1, threshold=-1.0).answer
     top = found.ranked[0]

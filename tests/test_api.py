@@ -3,9 +3,8 @@ from fastapi.testclient import TestClient
 
 from corpus.load import load
 from index.build import build
-from service.core import Answerer
-from service.web.app import create_app
 from service.settings import Settings
+from service.web.app import create_app
 from tests.conftest import FIXTURES, SEED, make_answerer
 
 
@@ -31,36 +30,61 @@ def test_post_and_get_ask_return_the_same_verbatim_contract(client):
     get = client.get("/api/ask", params={"q": "nerf tibial du mollet", "top_k": 2})
     assert post.status_code == get.status_code == 200
     body = post.json()
-    assert set(body) == {"question", "answered", "answer", "alternatives", "passages", "reason", "took_ms",
-                         "index_version"}
+    assert set(body) == {
+        "question",
+        "answered",
+        "answer",
+        "alternatives",
+        "passages",
+        "reason",
+        "took_ms",
+        "index_version",
+    }
     assert body["answered"] and body["index_version"] == client.index.version
-    without_time = lambda b: {k: v for k, v in b.items() if k != "took_ms"}
+
+    def without_time(b):
+        return {k: v for k, v in b.items() if k != "took_ms"}
+
     assert without_time(body) == without_time(get.json())
     answer = body["answer"]
     assert set(answer["citation"]) == {"doc_id", "title", "section", "start", "end", "url"}
     text = client.index.articles[answer["citation"]["doc_id"]].text
-    assert text[answer["citation"]["start"]:answer["citation"]["end"]] == answer["text"]
+    assert text[answer["citation"]["start"] : answer["citation"]["end"]] == answer["text"]
     for passage in body["passages"]:
         assert set(passage) == {"doc_id", "title", "section", "start", "end", "text", "score"}
-        assert client.index.articles[passage["doc_id"]].text[passage["start"]:passage["end"]] == passage["text"]
+        assert client.index.articles[passage["doc_id"]].text[passage["start"] : passage["end"]] == passage["text"]
 
 
-@pytest.mark.parametrize("payload, code", [
-    ({"question": ""}, "empty_question"), ({"question": "   "}, "empty_question"),
-    ({"question": "é" * 501}, "question_too_long"), ({"question": 12}, "invalid_request"),
-    ({"question": None}, "invalid_request"), ({}, "invalid_request"), ({"question": ["a"]}, "invalid_request"),
-    ({"question": "ok", "top_k": 0}, "invalid_top_k"), ({"question": "ok", "top_k": 1000}, "invalid_top_k"),
-    ({"question": "ok", "top_k": "beaucoup"}, "invalid_request"),
-])
+@pytest.mark.parametrize(
+    "payload, code",
+    [
+        ({"question": ""}, "empty_question"),
+        ({"question": "   "}, "empty_question"),
+        ({"question": "é" * 501}, "question_too_long"),
+        ({"question": 12}, "invalid_request"),
+        ({"question": None}, "invalid_request"),
+        ({}, "invalid_request"),
+        ({"question": ["a"]}, "invalid_request"),
+        ({"question": "ok", "top_k": 0}, "invalid_top_k"),
+        ({"question": "ok", "top_k": 1000}, "invalid_top_k"),
+        ({"question": "ok", "top_k": "beaucoup"}, "invalid_request"),
+    ],
+)
 def test_bad_questions_get_the_json_error_shape(client, payload, code):
     assert_error(client.post("/api/ask", json=payload), 422, code)
 
 
 def test_bad_bodies_and_methods_get_the_json_error_shape(client):
-    assert_error(client.post("/api/ask", content=b"\xff\xfe\x00", headers={"content-type": "application/json"}),
-                 400, "invalid_body")
-    assert_error(client.post("/api/ask", content="pas du json", headers={"content-type": "application/json"}),
-                 422, "invalid_request")
+    assert_error(
+        client.post("/api/ask", content=b"\xff\xfe\x00", headers={"content-type": "application/json"}),
+        400,
+        "invalid_body",
+    )
+    assert_error(
+        client.post("/api/ask", content="pas du json", headers={"content-type": "application/json"}),
+        422,
+        "invalid_request",
+    )
     assert_error(client.get("/api/ask"), 422, "empty_question")
     assert_error(client.get("/api/ask", params={"q": "ok", "top_k": "x"}), 422, "invalid_request")
     assert_error(client.delete("/api/ask"), 405, "method_not_allowed")
@@ -81,8 +105,9 @@ def test_article_page_highlights_the_cited_passage_and_escapes_everything(client
     answer = client.post("/api/ask", json={"question": "balise img onerror texte"}).json()["answer"]
     assert answer["citation"]["doc_id"] == "piege"
     assert answer["citation"]["url"].startswith("https://exemple.fr/piege#:~:text=Une%20balise")
-    page = client.get("/articles/piege", params={"start": answer["citation"]["start"],
-                                                 "end": answer["citation"]["end"]}).text
+    page = client.get(
+        "/articles/piege", params={"start": answer["citation"]["start"], "end": answer["citation"]["end"]}
+    ).text
     assert '<mark id="passage">Une balise &lt;img src=x onerror=alert(2)&gt; reste du texte.' in page
     assert "<script>alert" not in page and "<img" not in page
     seed = client.get("/articles/contractions-muscle-mollet", params={"start": 10**6, "end": 10**6 + 5})

@@ -9,7 +9,7 @@ def test_sentences_and_chunks_are_verbatim_and_never_headings_or_boilerplate():
         assert sents, article.doc_id
         headings = {s.title for s in article.sections if s.body_start > s.start}
         for sentence in sents:
-            text = article.text[sentence.start:sentence.end]
+            text = article.text[sentence.start : sentence.end]
             assert text == text.strip() and text not in headings
             assert all(not (sentence.start < e and s < sentence.end) for s, e in article.excluded)
         for chunk in chunks(article, sents, max_chars=300):
@@ -38,9 +38,12 @@ def test_pairs_join_neighbours_of_one_paragraph_never_across_a_break_or_boilerpl
         found = pairs(article, sents)
         assert all(j == i + 1 for i, j in found)
         for i in range(len(sents) - 1):
-            gap = article.text[sents[i].end:sents[i + 1].start]
-            crosses = (sents[i].section != sents[i + 1].section or "\n" in gap
-                       or any(sents[i].end < e and s < sents[i + 1].start for s, e in article.excluded))
+            gap = article.text[sents[i].end : sents[i + 1].start]
+            crosses = (
+                sents[i].section != sents[i + 1].section
+                or "\n" in gap
+                or any(sents[i].end < e and s < sents[i + 1].start for s, e in article.excluded)
+            )
             assert ((i, i + 1) in found) == (not crosses), (article.doc_id, i, gap)
     (seed,) = load([SEED])
     assert 0 < len(pairs(seed, sentences(seed))) < len(sentences(seed)) - 1

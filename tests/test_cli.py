@@ -3,13 +3,11 @@ import re
 
 import pytest
 
-from corpus.load import load
 from index import store
-from service import startup as startup_mod
 from service import cli
-from service.core import Answerer
+from service import startup as startup_mod
 from service.settings import Settings
-from tests.conftest import FakeEncoder, SEED, make_answerer
+from tests.conftest import SEED, FakeEncoder, make_answerer
 
 
 @pytest.fixture
@@ -24,7 +22,7 @@ def test_ask_json_equals_the_api_body(fake_answerer, capsys):
     body = json.loads(capsys.readouterr().out)
     assert body["answered"] and body["question"] == "nerf tibial du mollet"
     c = body["answer"]["citation"]
-    assert fake_answerer.index.articles[c["doc_id"]].text[c["start"]:c["end"]] == body["answer"]["text"]
+    assert fake_answerer.index.articles[c["doc_id"]].text[c["start"] : c["end"]] == body["answer"]["text"]
 
 
 def test_ask_prints_the_answer_and_its_citation(fake_answerer, capsys):
@@ -40,8 +38,11 @@ def test_ask_refuses_an_empty_question(fake_answerer, capsys):
 
 def test_batch_answers_each_line_in_order_with_ids_and_errors(fake_answerer, tmp_path, capsys):
     batch = tmp_path / "q.jsonl"
-    batch.write_text('{"id": "a", "question": "nerf tibial"}\n\n{"question": ""}\nnot json\n'
-                     '{"id": 7, "question": "crampe la nuit", "top_k": 1}\n', encoding="utf-8")
+    batch.write_text(
+        '{"id": "a", "question": "nerf tibial"}\n\n{"question": ""}\nnot json\n'
+        '{"id": 7, "question": "crampe la nuit", "top_k": 1}\n',
+        encoding="utf-8",
+    )
     out = tmp_path / "out.jsonl"
     assert cli.main(["ask", "--batch", str(batch), "--out", str(out), "--quiet"]) == 0
     lines = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]

@@ -11,14 +11,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from service import cli
+from service import startup as startup_mod
+from service.core import Answerer
 from service.coverage.clusters import cluster_questions
 from service.coverage.compare import compare_reports, load_report
 from service.coverage.questions import CoverageError, period, read_questions
-from service.coverage.report import Options, coverage_from_file
 from service.coverage.render import render_csv, render_html, write_reports
-from service import startup as startup_mod
-from service import cli
-from service.core import Answerer
+from service.coverage.report import Options, coverage_from_file
 from service.settings import Settings
 from tests.conftest import make_answerer
 
@@ -75,7 +75,7 @@ def test_each_answer_counts_once_for_a_passage_that_contains_it(strict):
     for section in report.articles[0].sections:
         assert section.answered == sum(p.answered for p in section.passages)
         for passage in section.passages:
-            assert article.text[passage.start:passage.end] == passage.text
+            assert article.text[passage.start : passage.end] == passage.text
             assert section.start <= passage.start < passage.end <= section.end
             assert passage.answered + passage.weak == len(passage.questions)
             for number in passage.questions:
@@ -113,8 +113,13 @@ def test_reads_txt_csv_and_jsonl_and_refuses_bad_files(tmp_path):
     assert [q for _, q in read_questions(tmp_path / "q2.csv")] == ["Pourquoi, vraiment ?"]
     (tmp_path / "q.jsonl").write_text('{"question": "Où ?", "id": 1}\n\n{"question": "Quand ?"}\n', encoding="utf-8")
     assert read_questions(tmp_path / "q.jsonl") == [(1, "Où ?"), (3, "Quand ?")]
-    bad = {"a.csv": "id,texte\n1,x\n", "b.jsonl": '{"question": 3}\n', "c.jsonl": "pas du json\n",
-           "d.txt": "# rien\n", "e.docx": "x"}
+    bad = {
+        "a.csv": "id,texte\n1,x\n",
+        "b.jsonl": '{"question": 3}\n',
+        "c.jsonl": "pas du json\n",
+        "d.txt": "# rien\n",
+        "e.docx": "x",
+    }
     for name, text in bad.items():
         (tmp_path / name).write_text(text, encoding="utf-8")
         with pytest.raises(CoverageError, match=name):
@@ -131,12 +136,22 @@ def test_questions_the_api_refuses_are_skipped_with_their_reason(strict, tmp_pat
 
 
 def test_clusters_group_near_duplicates_largest_first(encoder):
-    questions = ["crampe mollet nuit", "Crampe au mollet la nuit ?", "crampes mollet nuit", "mot de passe oublié",
-                 "mot de passe oublie", "CRAMPE MOLLET NUIT !", "livraison commande"]
+    questions = [
+        "crampe mollet nuit",
+        "Crampe au mollet la nuit ?",
+        "crampes mollet nuit",
+        "mot de passe oublié",
+        "mot de passe oublie",
+        "CRAMPE MOLLET NUIT !",
+        "livraison commande",
+    ]
     clusters = cluster_questions(encoder, questions, min_similarity=0.6)
     assert [c.size for c in clusters] == [4, 2, 1]
-    assert {m.question for m in clusters[0].members} == {"crampe mollet nuit", "Crampe au mollet la nuit ?",
-                                                          "crampes mollet nuit"}
+    assert {m.question for m in clusters[0].members} == {
+        "crampe mollet nuit",
+        "Crampe au mollet la nuit ?",
+        "crampes mollet nuit",
+    }
     assert clusters[0].members[0].count == 2  # "CRAMPE MOLLET NUIT !" is the same question
     assert len(clusters[1].members) == 1 and clusters[1].members[0].count == 2  # accents aside, one question
     assert clusters[1].representative == "mot de passe oublié"  # the spelling seen first
@@ -161,14 +176,19 @@ def test_compare_lists_what_changed(strict, tmp_path, capsys):
     new = coverage_from_file(stricter, QUESTIONS, OPTIONS)
     write_reports(old, tmp_path / "old")
     write_reports(new, tmp_path / "new")
-    comparison = compare_reports(load_report(tmp_path / "old" / "report.json"),
-                                 load_report(tmp_path / "new" / "report.json"))
+    comparison = compare_reports(
+        load_report(tmp_path / "old" / "report.json"), load_report(tmp_path / "new" / "report.json")
+    )
     pairs = [(a.status, b.status, a.question) for a, b in zip(old.questions, new.questions)]
     assert [c.question for c in comparison.lost] == [q for a, b, q in pairs if b == "uncovered" != a]
     assert [c.question for c in comparison.weakened] == [q for a, b, q in pairs if (a, b) == ("answered", "weak")]
     assert comparison.lost and comparison.weakened and not comparison.gained and not comparison.moved
-    assert cli.main(["coverage", "--compare", str(tmp_path / "old" / "report.json"),
-                     str(tmp_path / "new" / "report.json")]) == 0
+    assert (
+        cli.main(
+            ["coverage", "--compare", str(tmp_path / "old" / "report.json"), str(tmp_path / "new" / "report.json")]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     assert f"Couverture perdue : {len(comparison.lost)}" in out and comparison.lost[0].question in out
 
@@ -176,12 +196,26 @@ def test_compare_lists_what_changed(strict, tmp_path, capsys):
 def test_compare_matches_questions_by_text_and_reports_added_removed_and_moved():
     def item(question, status, start=0):
         covered = status != "uncovered"
-        return {"question": question, "status": status, "answer": "x" if covered else None,
-                "citation": {"doc_id": "d", "start": start, "end": start + 1} if covered else None}
-    old = {"index_version": "a", "questions": [item("q1", "uncovered"), item("q2", "weak"), item("q3", "answered"),
-                                               item("q4", "answered")]}
-    new = {"index_version": "b", "questions": [item("q3", "answered", 5), item("q1", "answered"),
-                                               item("q2", "answered"), item("q5", "uncovered")]}
+        return {
+            "question": question,
+            "status": status,
+            "answer": "x" if covered else None,
+            "citation": {"doc_id": "d", "start": start, "end": start + 1} if covered else None,
+        }
+
+    old = {
+        "index_version": "a",
+        "questions": [item("q1", "uncovered"), item("q2", "weak"), item("q3", "answered"), item("q4", "answered")],
+    }
+    new = {
+        "index_version": "b",
+        "questions": [
+            item("q3", "answered", 5),
+            item("q1", "answered"),
+            item("q2", "answered"),
+            item("q5", "uncovered"),
+        ],
+    }
     c = compare_reports(old, new)
     assert [x.question for x in c.gained] == ["q1"] and [x.question for x in c.strengthened] == ["q2"]
     assert [x.question for x in c.moved] == ["q3"] and [x.question for x in c.removed] == ["q4"]
@@ -196,8 +230,11 @@ def test_compare_refuses_a_file_that_is_not_a_report(tmp_path, capsys):
 
 def test_outputs_are_self_contained_and_escaped(strict, tmp_path):
     questions = tmp_path / "q.csv"
-    questions.write_text('question\n"<script>alert(1)</script> nerf tibial"\n"=HYPERLINK(""http://x"")"\n'
-                         '"<img src=x onerror=alert(2)>"\n', encoding="utf-8")
+    questions.write_text(
+        'question\n"<script>alert(1)</script> nerf tibial"\n"=HYPERLINK(""http://x"")"\n'
+        '"<img src=x onerror=alert(2)>"\n',
+        encoding="utf-8",
+    )
     report = coverage_from_file(strict, questions, OPTIONS)
     paths = write_reports(report, tmp_path / "out")
     page = paths["html"].read_text(encoding="utf-8")
@@ -208,8 +245,11 @@ def test_outputs_are_self_contained_and_escaped(strict, tmp_path):
     assert not re.search(r"<script[^>]*src", page)
     assert "<svg" in page
     rows = list(csv.DictReader(io.StringIO(paths["csv"].read_text(encoding="utf-8-sig"))))
-    assert [r["question"] for r in rows] == ["<script>alert(1)</script> nerf tibial", "'=HYPERLINK(\"http://x\")",
-                                             "<img src=x onerror=alert(2)>"]
+    assert [r["question"] for r in rows] == [
+        "<script>alert(1)</script> nerf tibial",
+        '\'=HYPERLINK("http://x")',
+        "<img src=x onerror=alert(2)>",
+    ]
     assert render_csv(report).startswith("n,question,status,score,answer,doc_id")
 
 

@@ -6,12 +6,12 @@ from pathlib import Path
 
 import pytest
 
+from service import cli
+from service import startup as startup_mod
 from service.coverage.clusters import cluster_questions
 from service.coverage.questions import read_questions
-from service import startup as startup_mod
-from service import cli
-from service.startup import load_answerer
 from service.settings import Settings
+from service.startup import load_answerer
 from tests.conftest import SEED
 
 pytestmark = pytest.mark.slow
@@ -35,12 +35,19 @@ def test_the_report_matches_sourcier_ask_on_every_question(real, index_dir, tmp_
     monkeypatch.setattr(startup_mod, "load_answerer", lambda settings: real)  # load the model once
     questions = [q for _, q in read_questions(QUESTIONS)]
     batch = tmp_path / "batch.jsonl"
-    batch.write_text("".join(json.dumps({"question": q}, ensure_ascii=False) + "\n" for q in questions),
-                     encoding="utf-8")
-    assert cli.main(["ask", "--batch", str(batch), "--out", str(tmp_path / "asked.jsonl"), "--quiet",
-                     "--index", str(index_dir)]) == 0
-    assert cli.main(["coverage", str(QUESTIONS), "--out", str(tmp_path / "report"), "--quiet",
-                     "--index", str(index_dir)]) == 0
+    batch.write_text(
+        "".join(json.dumps({"question": q}, ensure_ascii=False) + "\n" for q in questions), encoding="utf-8"
+    )
+    assert (
+        cli.main(
+            ["ask", "--batch", str(batch), "--out", str(tmp_path / "asked.jsonl"), "--quiet", "--index", str(index_dir)]
+        )
+        == 0
+    )
+    assert (
+        cli.main(["coverage", str(QUESTIONS), "--out", str(tmp_path / "report"), "--quiet", "--index", str(index_dir)])
+        == 0
+    )
     asked = [json.loads(line) for line in (tmp_path / "asked.jsonl").read_text(encoding="utf-8").splitlines()]
     report = json.loads((tmp_path / "report" / "report.json").read_text(encoding="utf-8"))
     margin = Settings().weak_margin
@@ -52,7 +59,7 @@ def test_the_report_matches_sourcier_ask_on_every_question(real, index_dir, tmp_
             assert item["answer"] == body["answer"]["text"] and item["citation"] == body["answer"]["citation"]
             assert (item["status"] == "weak") == (body["answer"]["score"] < real.threshold + margin)
             c = item["citation"]
-            assert real.index.articles[c["doc_id"]].text[c["start"]:c["end"]] == item["answer"]
+            assert real.index.articles[c["doc_id"]].text[c["start"] : c["end"]] == item["answer"]
     summary = report["summary"]
     assert summary["uncovered"] == sum(not b["answered"] for b in asked) > 0
     assert summary["answered"] + summary["weak"] == sum(b["answered"] for b in asked) > 0
@@ -60,8 +67,11 @@ def test_the_report_matches_sourcier_ask_on_every_question(real, index_dir, tmp_
 
 def test_unanswered_questions_cluster_as_a_french_reader_would(real):
     groups = [
-        ["Que faire contre les crampes au mollet la nuit ?", "Comment soulager une crampe nocturne au mollet ?",
-         "crampe mollet la nuit remède"],
+        [
+            "Que faire contre les crampes au mollet la nuit ?",
+            "Comment soulager une crampe nocturne au mollet ?",
+            "crampe mollet la nuit remède",
+        ],
         ["Le manque de magnésium donne-t-il des crampes ?", "carence en magnésium et potassium crampes"],
         ["Est-ce normal d'avoir des crampes au mollet pendant la grossesse ?", "crampes aux jambes enceinte"],
         ["Comment réinitialiser mon mot de passe ?", "J'ai oublié mon mot de passe, que faire ?"],

@@ -7,18 +7,23 @@ import time
 import pytest
 from fastapi.testclient import TestClient
 
-from service import startup as startup_mod
 from service import cli
+from service import startup as startup_mod
 from service.core import Answerer
-from service.web.app import create_app
 from service.db import Feedback
 from service.settings import Settings
-from tests.test_api import assert_error
+from service.web.app import create_app
 from tests.conftest import make_answerer
+from tests.test_api import assert_error
 
 TOKEN = "jeton-editeur-s3cret"
-ASKED = ["nerf tibial du mollet", "Comment réinitialiser mon mot de passe ?", "crampe la nuit",
-         "J'ai oublié mon mot de passe", "<b>gras</b> mot de passe perdu"]
+ASKED = [
+    "nerf tibial du mollet",
+    "Comment réinitialiser mon mot de passe ?",
+    "crampe la nuit",
+    "J'ai oublié mon mot de passe",
+    "<b>gras</b> mot de passe perdu",
+]
 
 
 def make_client(answerer, **settings):
@@ -60,7 +65,9 @@ def test_questions_asked_through_the_api_appear_for_editors_with_the_token(clien
     uncovered = [b["question"] for b in bodies if not b["answered"]]
     clustered = [m["question"] for c in report["clusters"] if c["kind"] == "uncovered" for m in c["members"]]
     assert sorted(clustered) == sorted(uncovered)
-    assert sum(s["answered"] + s["weak"] for a in report["articles"] for s in a["sections"]) == len(bodies) - len(uncovered)
+    assert sum(s["answered"] + s["weak"] for a in report["articles"] for s in a["sections"]) == len(bodies) - len(
+        uncovered
+    )
 
     page = client.get("/editor/coverage", params={"token": TOKEN})
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
@@ -69,8 +76,16 @@ def test_questions_asked_through_the_api_appear_for_editors_with_the_token(clien
     assert f'name="token" value="{TOKEN}"' in page.text  # the period form keeps the token
 
 
-@pytest.mark.parametrize("headers, params", [({}, {}), ({"Authorization": "Bearer faux"}, {}), ({}, {"token": "faux"}),
-                                              ({"Authorization": f"Basic {TOKEN}"}, {}), ({}, {"token": ""})])
+@pytest.mark.parametrize(
+    "headers, params",
+    [
+        ({}, {}),
+        ({"Authorization": "Bearer faux"}, {}),
+        ({}, {"token": "faux"}),
+        ({"Authorization": f"Basic {TOKEN}"}, {}),
+        ({}, {"token": ""}),
+    ],
+)
 def test_without_the_right_token_editors_pages_reveal_nothing(client, headers, params):
     ask_all(client)
     for path in ("/api/editor/coverage", "/editor/coverage"):
@@ -107,6 +122,7 @@ def test_the_query_log_is_off_by_default_and_keeps_no_address(strict):
 def test_a_failing_log_write_never_costs_the_reader_the_answer(client, monkeypatch):
     def broken(item):
         raise sqlite3.OperationalError("disk I/O error")
+
     monkeypatch.setattr(client.app.state.db, "log_query", broken)
     response = client.post("/api/ask", json={"question": "nerf tibial du mollet"})
     assert response.status_code == 200 and response.json()["answered"]
@@ -127,8 +143,11 @@ def test_low_rated_answers_and_the_period_are_shown(client):
     old = client.get("/api/editor/coverage", headers=auth, params={"since": "2020-01-01", "until": "2020-01-31"})
     assert old.json()["questions"] == [] and old.json()["summary"]["period"]["since"].startswith("2020-01-01")
     assert_error(client.get("/api/editor/coverage", headers=auth, params={"since": "hier"}), 422, "invalid_period")
-    assert_error(client.get("/editor/coverage", headers=auth, params={"since": "2025-02-01", "until": "2025-01-01"}),
-                 422, "invalid_period")
+    assert_error(
+        client.get("/editor/coverage", headers=auth, params={"since": "2025-02-01", "until": "2025-01-01"}),
+        422,
+        "invalid_period",
+    )
 
 
 def test_coverage_from_log_on_the_command_line(strict, monkeypatch, tmp_path, capsys):

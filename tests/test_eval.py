@@ -7,7 +7,7 @@ from eval.baselines import BM25Sentences, TutorialRAG, char_chunks
 from eval.calibrate import balanced_threshold
 from eval.metrics import Prediction, Span
 from eval.run import check_targets, evaluate
-from eval.sets import EvalQuestion, Gold, SetError, load_set, piaf_set, read_questions, validate
+from eval.sets import SetError, load_set, piaf_set, read_questions, validate
 from tests.conftest import make_answerer
 
 
@@ -18,13 +18,23 @@ def test_seed_set_loads_validates_and_has_the_promised_mix():
     styles = {q.style for q in seed.questions}
     assert {"paraphrase", "no-accents", "typo", "sms", "two-sentences", "near-topic", "off-topic"} <= styles
     text = seed.articles[0].text
-    assert all(text[g.start:g.end] == g.text for q in answerable for g in q.answers)
+    assert all(text[g.start : g.end] == g.text for q in answerable for g in q.answers)
 
 
 def test_a_gold_span_off_by_one_is_refused(tmp_path, seed_articles):
     path = tmp_path / "bad.jsonl"
-    path.write_text(json.dumps({"id": "x", "doc_id": "contractions-muscle-mollet", "question": "q",
-                                "answers": [{"text": "mollet", "start": 3}]}) + "\n", encoding="utf-8")
+    path.write_text(
+        json.dumps(
+            {
+                "id": "x",
+                "doc_id": "contractions-muscle-mollet",
+                "question": "q",
+                "answers": [{"text": "mollet", "start": 3}],
+            }
+        )
+        + "\n",
+        encoding="utf-8",
+    )
     with pytest.raises(SetError, match="not at offset 3"):
         validate(read_questions(path), {a.doc_id: a for a in seed_articles})
 
@@ -118,8 +128,11 @@ def test_evaluate_scores_sourcier_and_baselines_side_by_side(encoder, seed_index
 
 
 def test_check_targets_passes_when_every_target_is_met():
-    scores = {"answers": {"hit@1": 0.95, "mean_chars": 150.0}, "abstention": {"abstain_rate": 0.95,
-              "false_abstain_rate": 0.01}, "faithfulness": {"rate": 1.0}}
+    scores = {
+        "answers": {"hit@1": 0.95, "mean_chars": 150.0},
+        "abstention": {"abstain_rate": 0.95, "false_abstain_rate": 0.01},
+        "faithfulness": {"rate": 1.0},
+    }
     assert check_targets("seed", scores) == []
     scores["faithfulness"]["rate"] = 0.99
     assert check_targets("seed", scores) == ["faithfulness.rate = 0.990, target >= 1.0"]

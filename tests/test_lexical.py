@@ -6,34 +6,48 @@ from service.core.lexical import asks_quantity, has_number
 from tests.conftest import make_answerer
 
 
-@pytest.mark.parametrize("question, expected", [
-    ("Combien coûte un lysat plaquettaire ?", True),
-    ("cb de seances faut il", True),
-    ("En quelle annee est né Centeno ?", True),
-    ("En quelle année la loi a-t-elle été votée ?", True),
-    ("Quelle dose d’ibuprofène prendre ?", True),
-    ("QUEL ÂGE a-t-il ?", True),
-    ("Quel nerf innerve le mollet ?", False),
-    ("Quelle est la cause des contractions ? 🦵", False),
-    ("Où se fixe le muscle ?", False),
-])
+@pytest.mark.parametrize(
+    "question, expected",
+    [
+        ("Combien coûte un lysat plaquettaire ?", True),
+        ("cb de seances faut il", True),
+        ("En quelle annee est né Centeno ?", True),
+        ("En quelle année la loi a-t-elle été votée ?", True),
+        ("Quelle dose d’ibuprofène prendre ?", True),
+        ("QUEL ÂGE a-t-il ?", True),
+        ("Quel nerf innerve le mollet ?", False),
+        ("Quelle est la cause des contractions ? 🦵", False),
+        ("Où se fixe le muscle ?", False),
+    ],
+)
 def test_asks_quantity(question, expected):
     assert asks_quantity(question) is expected
 
 
-@pytest.mark.parametrize("text, expected", [
-    ("en 1987", True), ("42,5 % des œuvres", True), ("trois séances", True), ("(niveau sacrum 1)", True),
-    ("des centaines de patients", True), ("le nerf S1 du dos", False), ("un muscle du mollet", False),
-    ("la dose d’ibuprofène 💊", False),
-])
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("en 1987", True),
+        ("42,5 % des œuvres", True),
+        ("trois séances", True),
+        ("(niveau sacrum 1)", True),
+        ("des centaines de patients", True),
+        ("le nerf S1 du dos", False),
+        ("un muscle du mollet", False),
+        ("la dose d’ibuprofène 💊", False),
+    ],
+)
 def test_has_number(text, expected):
     assert has_number(text) is expected
 
 
 def lysat_index(tmp_path, encoder, config, price: str):
     path = tmp_path / "lysat.md"
-    path.write_text("# Le lysat plaquettaire\n\nLe lysat plaquettaire épidural coûte cher, disent les patients "
-                    f"du cabinet.\n\nLe lysat plaquettaire épidural se paie {price} la séance.\n", encoding="utf-8")
+    path.write_text(
+        "# Le lysat plaquettaire\n\nLe lysat plaquettaire épidural coûte cher, disent les patients "
+        f"du cabinet.\n\nLe lysat plaquettaire épidural se paie {price} la séance.\n",
+        encoding="utf-8",
+    )
     return build(load([path]), encoder, config)
 
 

@@ -13,11 +13,14 @@ def test_seed_txt_keeps_text_exactly_and_finds_title_sections_and_boilerplate():
     assert article.doc_id == "contractions-muscle-mollet"
     assert article.title.startswith("Ce n’est pas une Bonne Idée")
     titles = [s.title for s in article.sections]
-    assert titles[1:] == ["Quel est le Muscle du Mollet?", "Qu’est-Ce qui Cause Les Contractions Musculaires du Mollet?",
-                          "Jetons un coup d’œil à un muscle du mollet qui se contracte",
-                          "Pour arrêter les contractions Causées par une irritation nerveuse, Traitez le Nerf"]
+    assert titles[1:] == [
+        "Quel est le Muscle du Mollet?",
+        "Qu’est-Ce qui Cause Les Contractions Musculaires du Mollet?",
+        "Jetons un coup d’œil à un muscle du mollet qui se contracte",
+        "Pour arrêter les contractions Causées par une irritation nerveuse, Traitez le Nerf",
+    ]
     for section in article.sections:
-        assert article.text[section.start:section.body_start].strip() == section.title
+        assert article.text[section.start : section.body_start].strip() == section.title
     excluded = [article.text[s:e] for s, e in article.excluded]
     assert excluded == ["Laisser un commentaire", "Votre adresse e-mail ne sera pas publiée."]
 
@@ -29,9 +32,13 @@ def test_markdown_front_matter_headings_and_inline_marks():
     assert article.url == "https://exemple.fr/guide-coeur"
     assert "**" not in article.text and "](" not in article.text and "#" not in article.text
     assert "Le cœur accélère donc pour envoyer plus de sang 🫀." in article.text
-    assert [s.title for s in article.sections] == ["Le cœur et l’effort", "Pourquoi le cœur s’accélère ?", "Récupération"]
+    assert [s.title for s in article.sections] == [
+        "Le cœur et l’effort",
+        "Pourquoi le cœur s’accélère ?",
+        "Récupération",
+    ]
     for section in article.sections[1:]:
-        assert article.text[section.start:section.body_start] == section.title
+        assert article.text[section.start : section.body_start] == section.title
 
 
 def test_html_main_text_without_scripts_nav_or_forms():
@@ -39,7 +46,7 @@ def test_html_main_text_without_scripts_nav_or_forms():
     assert article.title == "Sécurité & pièges"
     assert article.url == "https://exemple.fr/piege"
     assert "jamais indexé" not in article.text and "Accueil" not in article.text
-    assert "alert(\"head\")" not in article.text and "Tous droits" not in article.text
+    assert 'alert("head")' not in article.text and "Tous droits" not in article.text
     assert "<script>alert(1)</script>" in article.text  # escaped text in the page is content, kept as text
     assert [s.title for s in article.sections] == ["Sécurité & pièges", "Images piégées"]
 
@@ -52,12 +59,18 @@ def test_jsonl_articles_keep_their_text_and_url():
     assert articles[0].url == "https://exemple.fr/velo" and articles[1].url is None
 
 
-@pytest.mark.parametrize("content, message", [
-    (b'{"id": "a", "title": "T", "text": "x"}\n{pas du json}\n', ":2: not a JSON object"),
-    (b'{"id": "a", "title": "T"}\n', "field 'text'"),
-    (b'[1, 2]\n', "expected a JSON object"),
-    (b'{"id": "a", "title": "T", "text": "x"}\n{"id": "a", "title": "U", "text": "y"}\n', "duplicate article id 'a'"),
-])
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (b'{"id": "a", "title": "T", "text": "x"}\n{pas du json}\n', ":2: not a JSON object"),
+        (b'{"id": "a", "title": "T"}\n', "field 'text'"),
+        (b"[1, 2]\n", "expected a JSON object"),
+        (
+            b'{"id": "a", "title": "T", "text": "x"}\n{"id": "a", "title": "U", "text": "y"}\n',
+            "duplicate article id 'a'",
+        ),
+    ],
+)
 def test_bad_jsonl_is_reported_with_its_line(tmp_path, content, message):
     path = tmp_path / "bad.jsonl"
     path.write_bytes(content)

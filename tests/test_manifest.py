@@ -16,8 +16,13 @@ class FilesEncoder(FakeEncoder):
     """A fake encoder that reports model files, like the real ones: the manifest then has path and hashes."""
 
     def info(self) -> ModelInfo:
-        return ModelInfo(name=self.name, path="/models/fake", file_hashes={"model.safetensors": "ab" * 32},
-                         runtime=self.runtime, dims=self.dims)
+        return ModelInfo(
+            name=self.name,
+            path="/models/fake",
+            file_hashes={"model.safetensors": "ab" * 32},
+            runtime=self.runtime,
+            dims=self.dims,
+        )
 
 
 @pytest.mark.parametrize("encoder_class", [FakeEncoder, FilesEncoder])

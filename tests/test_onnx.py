@@ -20,8 +20,10 @@ from tests.conftest import SEED
 
 pytestmark = pytest.mark.slow
 
-QUESTIONS = [json.loads(line)["question"] for line in (SEED.parents[2] / "eval" / "sets" / "seed.jsonl")
-             .read_text(encoding="utf-8").splitlines()[:24]]
+QUESTIONS = [
+    json.loads(line)["question"]
+    for line in (SEED.parents[2] / "eval" / "sets" / "seed.jsonl").read_text(encoding="utf-8").splitlines()[:24]
+]
 
 
 @pytest.fixture(scope="module")
@@ -85,7 +87,7 @@ def test_int8_index_answers_verbatim_and_refuses_torch_queries(model_path, tmp_p
     result = Answerer(index, encoder, settings.answer_config()).answer("Quel nerf innerve le mollet ?")
     assert result.answered and "nerf tibial" in result.answer.text
     citation = result.answer.citation
-    assert index.articles[citation.doc_id].text[citation.start:citation.end] == result.answer.text
+    assert index.articles[citation.doc_id].text[citation.start : citation.end] == result.answer.text
     with pytest.raises(StoreError, match="runtime"):
         store.load(settings.index_dir, Settings(runtime="torch").index_config())
     torch_runtime = model_mod.load_encoder(model_path, "torch").runtime

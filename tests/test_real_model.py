@@ -8,8 +8,8 @@ from index import fetch as fetch_mod
 from index import model as model_mod
 from index.build import build
 from service.core import Answerer
-from service.web.app import create_app
 from service.settings import Settings
+from service.web.app import create_app
 from tests.conftest import SEED
 
 pytestmark = pytest.mark.slow
@@ -31,7 +31,10 @@ ANSWERABLE = [
     ("où s'attache le haut du muscle du mollet", "Le haut du muscle se fixe derrière le genou"),
     ("cause la plus frequente contraction mollet", "La cause la plus fréquente d’une contraction musculaire"),
     ("traitement lysat plaquettaire", "lysat plaquettaire épidural"),
-    ("comment on injecte les facteurs de croissance", "guidage d’image précis pour injecter des facteurs de croissance"),
+    (
+        "comment on injecte les facteurs de croissance",
+        "guidage d’image précis pour injecter des facteurs de croissance",
+    ),
     ("hernie discale S1 pression sur le nerf", "hernie discale, par exemple au niveau S1"),
     ("comment s'appelle la contraction involontaire en termes medicaux", "fasciculer est la terminologie médicale"),
     ("pourquoi étirer son mollet", "il aide à protéger le muscle des dommages"),
@@ -50,9 +53,9 @@ UNANSWERABLE = [
 def verbatim(answerer, result):
     for answer in ([result.answer] if result.answer else []) + result.alternatives:
         c = answer.citation
-        assert answerer.index.articles[c.doc_id].text[c.start:c.end] == answer.text
+        assert answerer.index.articles[c.doc_id].text[c.start : c.end] == answer.text
     for passage in result.passages:
-        assert answerer.index.articles[passage.doc_id].text[passage.start:passage.end] == passage.text
+        assert answerer.index.articles[passage.doc_id].text[passage.start : passage.end] == passage.text
 
 
 @pytest.mark.parametrize("question, expected", ANSWERABLE)

@@ -52,9 +52,17 @@ def _fake_export(folder, monkeypatch):
     monkeypatch.setattr(onnx_mod, "_versions", lambda: {"onnxruntime": "1.0", "onnx": "1.0"})
     (folder / "model-int8.onnx").write_bytes(b"graph")
     stat = (folder / "model-int8.onnx").stat()
-    entry = {"recipe": onnx_mod.RECIPE, "source": {"model.safetensors": "abc"}, "versions": onnx_mod._versions(),
-             "files": {"model-int8.onnx": {"sha256": onnx_mod.sha256_file(folder / "model-int8.onnx"),
-                                           "stat": [stat.st_size, stat.st_mtime_ns]}}}
+    entry = {
+        "recipe": onnx_mod.RECIPE,
+        "source": {"model.safetensors": "abc"},
+        "versions": onnx_mod._versions(),
+        "files": {
+            "model-int8.onnx": {
+                "sha256": onnx_mod.sha256_file(folder / "model-int8.onnx"),
+                "stat": [stat.st_size, stat.st_mtime_ns],
+            }
+        },
+    }
     (folder / onnx_mod.STAMP).write_text(json.dumps({"int8": entry}))
 
 

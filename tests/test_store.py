@@ -13,8 +13,16 @@ from tests.conftest import FIXTURES, SEED
 def test_save_and_load_round_trip_is_readable_and_identical(tmp_path, seed_index, config):
     folder = store.save(seed_index, tmp_path / "index")
     names = sorted(p.name for p in folder.iterdir())
-    assert names == ["articles.jsonl", "chunks.faiss", "chunks.jsonl", "manifest.json", "pairs.jsonl", "pairs.npy",
-                     "sentences.faiss", "sentences.jsonl"]
+    assert names == [
+        "articles.jsonl",
+        "chunks.faiss",
+        "chunks.jsonl",
+        "manifest.json",
+        "pairs.jsonl",
+        "pairs.npy",
+        "sentences.faiss",
+        "sentences.jsonl",
+    ]
     manifest = json.loads((folder / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["model"]["name"] == "fake-trigram" and manifest["settings"]["chunk_chars"] == 600
     assert manifest["corpus"]["articles"] == 1 and set(manifest["files"]) == set(store.FILES)
@@ -79,9 +87,11 @@ def test_rebuild_embeds_only_the_new_article(tmp_path, encoder, config):
     encoder.calls.clear()
     articles = load([SEED, FIXTURES / "bulk.jsonl"])
     second = build(articles, encoder, config, cache=vector_cache(previous))
-    new_units = sum(1 for s in second.sentences if s.doc_id != "contractions-muscle-mollet") + sum(
-        1 for c in second.chunks if c.doc_id != "contractions-muscle-mollet") + sum(
-        1 for i, _ in second.pairs if second.sentences[i].doc_id != "contractions-muscle-mollet")
+    new_units = (
+        sum(1 for s in second.sentences if s.doc_id != "contractions-muscle-mollet")
+        + sum(1 for c in second.chunks if c.doc_id != "contractions-muscle-mollet")
+        + sum(1 for i, _ in second.pairs if second.sentences[i].doc_id != "contractions-muscle-mollet")
+    )
     assert sum(encoder.calls) == new_units
     assert second.manifest.build.reused == len(first.sentences) + len(first.chunks) + len(first.pairs)
     assert second.version != first.version
@@ -110,5 +120,6 @@ def test_reusable_vectors_survive_a_change_of_unit_rules_but_never_of_runtime(tm
     assert store.reusable_vectors(folder, encoder.name, encoder.runtime, 128) == {}
     (folder / "pairs.npy").write_bytes(b"damaged")
     assert set(store.reusable_vectors(folder, encoder.name, encoder.runtime, encoder.dims)) == set(
-        seed_index.sentence_hashes + seed_index.chunk_hashes)
+        seed_index.sentence_hashes + seed_index.chunk_hashes
+    )
     assert store.reusable_vectors(tmp_path / "nowhere", encoder.name, encoder.runtime, encoder.dims) == {}

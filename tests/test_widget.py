@@ -7,9 +7,8 @@ from fastapi.testclient import TestClient
 
 from corpus.load import load
 from index.build import build
-from service.core import Answerer
-from service.web.app import create_app
 from service.settings import Settings
+from service.web.app import create_app
 from service.web.widget import CONFIG_TOKEN, WIDGET_FILE, widget_script
 from tests.conftest import FIXTURES, SEED, make_answerer
 from tests.test_api import assert_error
@@ -60,7 +59,7 @@ def test_demo_page_embeds_the_widget_over_escaped_articles(client):
     page = client.get("/").text
     version = client.get("/widget.js").headers["x-sourcier-widget-version"]
     assert f'<script src="/widget.js?v={version}" defer></script>' in page
-    assert "<div class=\"demo-search\" data-sourcier></div>" in page
+    assert '<div class="demo-search" data-sourcier></div>' in page
     assert "Sécurité &amp; pièges" in page and 'href="/articles/piege"' in page
     assert "<script>alert" not in page and "<img" not in page
     assert "&lt;script src=&quot;http://127.0.0.1:8000/widget.js&quot;" in page
@@ -82,18 +81,32 @@ def test_feedback_is_stored_without_anything_about_the_reader(client):
     assert len(stored) == 1
     row = stored[0]
     assert (row.question, row.doc_id, row.start, row.end, row.vote) == (
-        "nerf tibial du mollet 😀", body["doc_id"], body["start"], body["end"], -1)
-    assert row.created_at == response.json()["created_at"] and row.index_version == client.app.state.answerer.index.version
+        "nerf tibial du mollet 😀",
+        body["doc_id"],
+        body["start"],
+        body["end"],
+        -1,
+    )
+    assert (
+        row.created_at == response.json()["created_at"] and row.index_version == client.app.state.answerer.index.version
+    )
     assert response.json()["id"] >= 1
 
 
-@pytest.mark.parametrize("changes, status, code", [
-    ({"vote": 0}, 422, "invalid_request"), ({"vote": "oui"}, 422, "invalid_request"),
-    ({"question": ""}, 422, "empty_question"), ({"question": "é" * 501}, 422, "question_too_long"),
-    ({"doc_id": "inconnu"}, 404, "unknown_article"), ({"start": 10, "end": 10}, 422, "invalid_citation"),
-    ({"end": 10**7}, 422, "invalid_citation"), ({"start": -1}, 422, "invalid_request"),
-    ({"ip": "10.0.0.1"}, 422, "invalid_request"),
-])
+@pytest.mark.parametrize(
+    "changes, status, code",
+    [
+        ({"vote": 0}, 422, "invalid_request"),
+        ({"vote": "oui"}, 422, "invalid_request"),
+        ({"question": ""}, 422, "empty_question"),
+        ({"question": "é" * 501}, 422, "question_too_long"),
+        ({"doc_id": "inconnu"}, 404, "unknown_article"),
+        ({"start": 10, "end": 10}, 422, "invalid_citation"),
+        ({"end": 10**7}, 422, "invalid_citation"),
+        ({"start": -1}, 422, "invalid_request"),
+        ({"ip": "10.0.0.1"}, 422, "invalid_request"),
+    ],
+)
 def test_bad_feedback_gets_the_json_error_shape(client, changes, status, code):
     assert_error(client.post("/api/feedback", json=feedback_body(client, **changes)), status, code)
     assert client.app.state.db.feedback() == []
@@ -101,9 +114,14 @@ def test_bad_feedback_gets_the_json_error_shape(client, changes, status, code):
 
 def test_cors_allow_list_covers_the_widget_calls(encoder, config):
     with make_client(encoder, config, cors_origins=["https://aide.exemple.fr"]) as client:
-        allowed = client.options("/api/feedback", headers={
-            "Origin": "https://aide.exemple.fr", "Access-Control-Request-Method": "POST",
-            "Access-Control-Request-Headers": "content-type"})
+        allowed = client.options(
+            "/api/feedback",
+            headers={
+                "Origin": "https://aide.exemple.fr",
+                "Access-Control-Request-Method": "POST",
+                "Access-Control-Request-Headers": "content-type",
+            },
+        )
         assert allowed.status_code == 200
         assert allowed.headers["access-control-allow-origin"] == "https://aide.exemple.fr"
         other = client.post("/api/ask", json={"question": "mollet"}, headers={"Origin": "https://autre.exemple"})

@@ -7,5 +7,18 @@ from service.core.config import AnswerConfig, Limits
 from service.core.question import QuestionError, check_question
 from service.core.results import Answer, Candidate, Candidates, Citation, Passage, Result
 
-__all__ = ["Answer", "AnswerConfig", "Answerer", "Candidate", "Candidates", "Citation", "Limits", "Passage",
-           "QuestionError", "Result", "check_question", "passage_url", "section_title"]
+__all__ = [
+    "Answer",
+    "AnswerConfig",
+    "Answerer",
+    "Candidate",
+    "Candidates",
+    "Citation",
+    "Limits",
+    "Passage",
+    "QuestionError",
+    "Result",
+    "check_question",
+    "passage_url",
+    "section_title",
+]

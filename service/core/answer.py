@@ -33,7 +33,7 @@ class Answerer:
         self.index = index
         self.encoder = encoder
         self.config = config
-        texts = [index.articles[s.doc_id].text[s.start:s.end] for s in index.sentences]
+        texts = [index.articles[s.doc_id].text[s.start : s.end] for s in index.sentences]
         self.overlap = Overlap(texts)
         self.numbered = [has_number(text) for text in texts]
 
@@ -49,8 +49,9 @@ class Answerer:
         """Answer ``question`` (already checked: ``check_question``); ``threshold`` overrides the
         calibrated one (the evaluation passes -inf to see the best candidate and its score)."""
         started = time.perf_counter()
-        result = self._answer(question, top_k or self.config.top_k,
-                              self.config.threshold if threshold is None else threshold)
+        result = self._answer(
+            question, top_k or self.config.top_k, self.config.threshold if threshold is None else threshold
+        )
         result.took_ms = round((time.perf_counter() - started) * 1000, 2)
         return result
 
@@ -66,10 +67,14 @@ class Answerer:
         chosen = self._select(found.ranked, top_k)
         best = chosen[0]
         if best.score < threshold:
-            result.reason = (f"Les articles ne répondent pas assez précisément à cette question "
-                             f"(meilleur score {best.score:.3f} < seuil {threshold:.3f}).")
+            result.reason = (
+                f"Les articles ne répondent pas assez précisément à cette question "
+                f"(meilleur score {best.score:.3f} < seuil {threshold:.3f})."
+            )
             if found.needs_number and not self.numbered[best.first]:
-                result.reason += " La question demande un nombre ou une date ; le passage le plus proche n'en donne pas."
+                result.reason += (
+                    " La question demande un nombre ou une date ; le passage le plus proche n'en donne pas."
+                )
             return result
         result.answered = True
         result.answer = self._cite(best)
@@ -98,11 +103,16 @@ class Answerer:
             chunk = max(float(index.chunk_vectors[c] @ query) for c in index.chunks_of_sentence[pos])
             lexical = self.overlap.share(weights, pos)
             unnumbered = needs_number and not self.numbered[pos]
-            score = (config.sentence_weight * own + (1 - config.sentence_weight) * chunk
-                     + config.lexical_weight * lexical - (config.number_penalty if unnumbered else 0.0))
+            score = (
+                config.sentence_weight * own
+                + (1 - config.sentence_weight) * chunk
+                + config.lexical_weight * lexical
+                - (config.number_penalty if unnumbered else 0.0)
+            )
             first, last = self._extend(pos, query)
-            scored.append(Candidate(pos, first, last, score, own, chunk, lexical, unnumbered,
-                                    rank.get(pos, len(nearest))))
+            scored.append(
+                Candidate(pos, first, last, score, own, chunk, lexical, unnumbered, rank.get(pos, len(nearest)))
+            )
         scored.sort(key=lambda c: -c.score)  # stable: ties keep the order candidates were gathered in
         return Candidates(query, chunk_hits, nearest, needs_number, scored)
 
@@ -149,8 +159,9 @@ class Answerer:
         own = float(index.sentence_vectors[pos] @ query)
         return best if short or best_value > own + config.pair_margin else (pos, pos)
 
-    def _answer_first(self, best: Candidate, query: np.ndarray, chunk_hits: list[tuple[int, float]],
-                      top_k: int) -> list[Passage]:
+    def _answer_first(
+        self, best: Candidate, query: np.ndarray, chunk_hits: list[tuple[int, float]], top_k: int
+    ) -> list[Passage]:
         """The passages with the answer's own chunk first: the first passage a reader sees is the
         one that holds the answer (measured on piaf-ci: right article first 0.906 → 0.95)."""
         index = self.index
@@ -158,7 +169,8 @@ class Answerer:
         own = max(holding or index.chunks_of_sentence[best.first], key=lambda c: float(index.chunk_vectors[c] @ query))
         others = [(pos, score) for pos, score in chunk_hits if pos != own][: top_k - 1]
         return [self._passage(own, float(index.chunk_vectors[own] @ query))] + [
-            self._passage(pos, score) for pos, score in others]
+            self._passage(pos, score) for pos, score in others
+        ]
 
     def _cite(self, candidate: Candidate) -> Answer:
         """The answer cut from the article by its offsets, with its citation."""
@@ -166,12 +178,25 @@ class Answerer:
         first, last = index.sentences[candidate.first], index.sentences[candidate.last]
         article = index.articles[first.doc_id]
         start, end = first.start, last.end
-        citation = Citation(article.doc_id, article.title, section_title(article, first.section), start, end,
-                            passage_url(self.config.base_url, article, start, end))
+        citation = Citation(
+            article.doc_id,
+            article.title,
+            section_title(article, first.section),
+            start,
+            end,
+            passage_url(self.config.base_url, article, start, end),
+        )
         return Answer(article.text[start:end], round(candidate.score, 4), citation)
 
     def _passage(self, pos: int, score: float) -> Passage:
         chunk = self.index.chunks[pos]
         article = self.index.articles[chunk.doc_id]
-        return Passage(article.doc_id, article.title, section_title(article, chunk.section), chunk.start, chunk.end,
-                       article.text[chunk.start:chunk.end], round(score, 4))
+        return Passage(
+            article.doc_id,
+            article.title,
+            section_title(article, chunk.section),
+            chunk.start,
+            chunk.end,
+            article.text[chunk.start : chunk.end],
+            round(score, 4),
+        )

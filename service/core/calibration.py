@@ -42,11 +42,15 @@ def calibrated_threshold(active: dict[str, Any], path: Path = CALIBRATION_FILE) 
         entry, ignored = data.get(calibration_key(active["model"], "torch", active["dims"])), {"runtime"}
     if entry is None:
         raise CalibrationError(f"no calibrated threshold for {key!r}: set SOURCIER_THRESHOLD or run `{RECALIBRATE}`")
-    differences = [f"{name} {recorded!r} (configured {active.get(name)!r})"
-                   for name, recorded in entry.get("settings", {}).items()
-                   if name not in ignored and active.get(name) != recorded]
+    differences = [
+        f"{name} {recorded!r} (configured {active.get(name)!r})"
+        for name, recorded in entry.get("settings", {}).items()
+        if name not in ignored and active.get(name) != recorded
+    ]
     if differences:
-        raise CalibrationError(f"the threshold for {key!r} was calibrated with other settings: "
-                               + "; ".join(differences)
-                               + f" — run `{RECALIBRATE}`, or set SOURCIER_THRESHOLD to choose one yourself")
+        raise CalibrationError(
+            f"the threshold for {key!r} was calibrated with other settings: "
+            + "; ".join(differences)
+            + f" — run `{RECALIBRATE}`, or set SOURCIER_THRESHOLD to choose one yourself"
+        )
     return float(entry["threshold"])

@@ -33,7 +33,12 @@ class AnswerConfig:
 
     def scoring(self) -> dict[str, float | int]:
         """The settings a threshold depends on, by their setting names."""
-        return {"sentence_weight": self.sentence_weight, "lexical_weight": self.lexical_weight,
-                "chunk_candidates": self.chunk_candidates, "sentence_candidates": self.sentence_candidates,
-                "pair_margin": self.pair_margin, "pair_length_cost": self.pair_length_cost,
-                "number_penalty": self.number_penalty}
+        return {
+            "sentence_weight": self.sentence_weight,
+            "lexical_weight": self.lexical_weight,
+            "chunk_candidates": self.chunk_candidates,
+            "sentence_candidates": self.sentence_candidates,
+            "pair_margin": self.pair_margin,
+            "pair_length_cost": self.pair_length_cost,
+            "number_penalty": self.number_penalty,
+        }

@@ -48,12 +48,15 @@ _QUANTITY = re.compile(
     r"epoque|époque|mois|jour|heure|decennie|décennie)|quel(?:le)?s? (?:annee|année|siecle|siècle|age|âge|date|"
     r"pourcentage|proportion|nombre|quantite|quantité|superficie|surface|taille|hauteur|longueur|altitude|distance|"
     r"duree|durée|prix|cout|coût|montant|dose|poids|vitesse|temperature|température|population|budget|salaire))\b",
-    re.IGNORECASE)
+    re.IGNORECASE,
+)
 # A number in digits (not glued to letters: "S1" is a name, not an amount) or in words.
 _NUMBER = re.compile(
     r"(?<!\w)\d+(?:[.,]\d+)?(?!\w)|\b(?:deux|trois|quatre|cinq|six|sept|huit|neuf|dix|onze|douze|treize|"
     r"quatorze|quinze|seize|vingt|trente|quarante|cinquante|soixante|cent|cents|mille|millions?|milliards?|"
-    r"dizaines?|centaines?|milliers?|moitié|tiers|quart)\b", re.IGNORECASE)
+    r"dizaines?|centaines?|milliers?|moitié|tiers|quart)\b",
+    re.IGNORECASE,
+)
 
 
 def asks_quantity(question: str) -> bool:

@@ -21,9 +21,13 @@ def check_question(question: object, top_k: object, limits: Limits) -> str:
     if not stripped:
         raise QuestionError("empty_question", "La question est vide : écrivez une question.")
     if len(stripped) > limits.max_question_chars:
-        raise QuestionError("question_too_long", f"La question dépasse {limits.max_question_chars} caractères "
-                            f"({len(stripped)}) : raccourcissez-la.")
-    if any(ord(ch) < 32 and ch not in "\t\n\r" for ch in stripped) or any(0xD800 <= ord(ch) <= 0xDFFF for ch in stripped):
+        raise QuestionError(
+            "question_too_long",
+            f"La question dépasse {limits.max_question_chars} caractères ({len(stripped)}) : raccourcissez-la.",
+        )
+    if any(ord(ch) < 32 and ch not in "\t\n\r" for ch in stripped) or any(
+        0xD800 <= ord(ch) <= 0xDFFF for ch in stripped
+    ):
         raise QuestionError("invalid_question", "La question contient des caractères invalides.")
     if isinstance(top_k, bool) or not isinstance(top_k, int) or not 1 <= top_k <= limits.max_top_k:
         raise QuestionError("invalid_top_k", f"top_k doit être un entier entre 1 et {limits.max_top_k}.")

@@ -38,8 +38,9 @@ def question_key(question: str) -> str:
     return " ".join(words(question))
 
 
-def cluster_questions(encoder: Encoder, questions: list[str], min_similarity: float,
-                      kind: str = "uncovered") -> list[Cluster]:
+def cluster_questions(
+    encoder: Encoder, questions: list[str], min_similarity: float, kind: str = "uncovered"
+) -> list[Cluster]:
     """Clusters of ``questions``, largest first (ties: the one asked first comes first)."""
     counts: dict[str, int] = {}
     spelling: dict[str, str] = {}
@@ -60,9 +61,17 @@ def cluster_questions(encoder: Encoder, questions: list[str], min_similarity: fl
     clusters = []
     for positions in groups.values():
         members = sorted(positions, key=lambda p: (-counts[keys[p]], p))
-        clusters.append((positions[0], Cluster(
-            kind, int(weights[positions].sum()), spelling[keys[_medoid(vectors, weights, members)]],
-            [Member(spelling[keys[p]], counts[keys[p]]) for p in members])))
+        clusters.append(
+            (
+                positions[0],
+                Cluster(
+                    kind,
+                    int(weights[positions].sum()),
+                    spelling[keys[_medoid(vectors, weights, members)]],
+                    [Member(spelling[keys[p]], counts[keys[p]]) for p in members],
+                ),
+            )
+        )
     clusters.sort(key=lambda item: (-item[1].size, item[0]))
     return [cluster for _, cluster in clusters]
 

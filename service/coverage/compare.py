@@ -45,6 +45,7 @@ def load_report(path: Path) -> dict[str, Any]:
 def compare_reports(old: dict[str, Any], new: dict[str, Any]) -> Comparison:
     """What changed between two reports, question by question (matched by their text; a question
     listed twice is matched occurrence by occurrence)."""
+
     def keyed(report: dict[str, Any]) -> dict[tuple[str, int], dict[str, Any]]:
         seen: dict[str, int] = {}
         out = {}
@@ -58,8 +59,13 @@ def compare_reports(old: dict[str, Any], new: dict[str, Any]) -> Comparison:
     result = Comparison(old.get("index_version", ""), new.get("index_version", ""), [], [], [], [], [], [], [])
     for key in list(before) + [k for k in after if k not in before]:
         a, b = before.get(key), after.get(key)
-        change = Change(key[0], a["status"] if a else None, b["status"] if b else None,
-                        a.get("answer") if a else None, b.get("answer") if b else None)
+        change = Change(
+            key[0],
+            a["status"] if a else None,
+            b["status"] if b else None,
+            a.get("answer") if a else None,
+            b.get("answer") if b else None,
+        )
         if a is None or b is None:
             (result.added if a is None else result.removed).append(change)
         elif a["status"] == "uncovered" != b["status"]:

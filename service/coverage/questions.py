@@ -7,7 +7,7 @@ import csv
 import io
 import json
 import time
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 
@@ -25,8 +25,11 @@ def read_questions(path: Path) -> list[tuple[int, str]]:
         raise CoverageError(f"{path}: cannot read the questions ({exc})") from exc
     suffix = path.suffix.lower()
     if suffix == ".txt":
-        rows = [(n, line.strip()) for n, line in enumerate(text.splitlines(), 1)
-                if line.strip() and not line.lstrip().startswith("#")]
+        rows = [
+            (n, line.strip())
+            for n, line in enumerate(text.splitlines(), 1)
+            if line.strip() and not line.lstrip().startswith("#")
+        ]
     elif suffix == ".csv":
         rows = _csv_questions(path, text)
     elif suffix == ".jsonl":
@@ -47,8 +50,11 @@ def _csv_questions(path: Path, text: str) -> list[tuple[int, str]]:
     fields = {name.strip().lower(): name for name in reader.fieldnames or [] if name}
     if "question" not in fields:
         raise CoverageError(f"{path}: the CSV needs a 'question' column (found: {', '.join(fields) or 'none'})")
-    return [(reader.line_num, (row.get(fields["question"]) or "").strip()) for row in reader
-            if (row.get(fields["question"]) or "").strip()]
+    return [
+        (reader.line_num, (row.get(fields["question"]) or "").strip())
+        for row in reader
+        if (row.get(fields["question"]) or "").strip()
+    ]
 
 
 def _jsonl_questions(path: Path, text: str) -> list[tuple[int, str]]:
@@ -82,4 +88,4 @@ def _day(text: str) -> float:
         raise CoverageError(f"Date invalide : {text!r} (format attendu : 2025-01-31).") from exc
     if not 1970 <= day.year <= 9998:  # a period around it must still be a date Python can print
         raise CoverageError(f"Date hors limites : {text!r} (années 1970 à 9998).")
-    return datetime.combine(day, datetime.min.time(), timezone.utc).timestamp()
+    return datetime.combine(day, datetime.min.time(), UTC).timestamp()

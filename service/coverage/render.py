@@ -76,13 +76,17 @@ def status_chart(summary: dict[str, Any]) -> str:
     for status in ("answered", "weak", "uncovered"):
         width = 700 * summary[status] / total
         label = f"{summary[status]} {LABELS[status]}{'s' if summary[status] > 1 else ''}"
-        parts.append(f'<rect x="{x:.1f}" y="0" width="{width:.1f}" height="28" fill="{COLOURS[status]}">'
-                     f"<title>{e(label)}</title></rect>")
+        parts.append(
+            f'<rect x="{x:.1f}" y="0" width="{width:.1f}" height="28" fill="{COLOURS[status]}">'
+            f"<title>{e(label)}</title></rect>"
+        )
         legend.append(f'<tspan fill="{COLOURS[status]}">■</tspan> {e(label)}   ')
         x += width
-    return (f'<svg role="img" aria-label="Questions par statut" width="700" height="52" '
-            f'xmlns="http://www.w3.org/2000/svg">{"".join(parts)}'
-            f'<text x="0" y="46" font-size="13">{"".join(legend)}</text></svg>')
+    return (
+        f'<svg role="img" aria-label="Questions par statut" width="700" height="52" '
+        f'xmlns="http://www.w3.org/2000/svg">{"".join(parts)}'
+        f'<text x="0" y="46" font-size="13">{"".join(legend)}</text></svg>'
+    )
 
 
 def section_chart(report: Report) -> str:
@@ -96,23 +100,29 @@ def section_chart(report: Report) -> str:
     for i, (article, section) in enumerate(rows):
         y = i * row_h
         name = section.title if len(report.articles) == 1 else f"{article.title} › {section.title}"
-        parts.append(f'<text x="{label_w - 8}" y="{y + 16}" font-size="12" text-anchor="end">'
-                     f"<title>{e(name)}</title>{e(_short(name, 56))}</text>")
+        parts.append(
+            f'<text x="{label_w - 8}" y="{y + 16}" font-size="12" text-anchor="end">'
+            f"<title>{e(name)}</title>{e(_short(name, 56))}</text>"
+        )
         x = float(label_w)
         for status in ("answered", "weak"):
             count = getattr(section, status)
             width = bar_w * count / peak
             if count:
-                parts.append(f'<rect x="{x:.1f}" y="{y + 4}" width="{width:.1f}" height="16" '
-                             f'fill="{COLOURS[status]}"><title>{count} {e(LABELS[status])}</title></rect>')
+                parts.append(
+                    f'<rect x="{x:.1f}" y="{y + 4}" width="{width:.1f}" height="16" '
+                    f'fill="{COLOURS[status]}"><title>{count} {e(LABELS[status])}</title></rect>'
+                )
             x += width
         total = section.answered + section.weak
         note = f"{total}" if total else "aucune question"
         colour = "#222" if total else COLOURS["uncovered"]
         parts.append(f'<text x="{x + 6:.1f}" y="{y + 16}" font-size="12" fill="{colour}">{note}</text>')
     height = len(rows) * row_h + 4
-    return (f'<svg role="img" aria-label="Questions répondues par section" width="{label_w + bar_w + 120}" '
-            f'height="{height}" xmlns="http://www.w3.org/2000/svg">{"".join(parts)}</svg>')
+    return (
+        f'<svg role="img" aria-label="Questions répondues par section" width="{label_w + bar_w + 120}" '
+        f'height="{height}" xmlns="http://www.w3.org/2000/svg">{"".join(parts)}</svg>'
+    )
 
 
 def _cluster_table(clusters: list[Cluster], empty: str) -> str:
@@ -120,12 +130,19 @@ def _cluster_table(clusters: list[Cluster], empty: str) -> str:
         return f"<p>{e(empty)}</p>"
     rows = []
     for rank, cluster in enumerate(clusters, 1):
-        others = [f"{e(m.question)}" + (f" (×{m.count})" if m.count > 1 else "")
-                  for m in cluster.members if m.question != cluster.representative]
-        rows.append(f'<tr><td class="num">{rank}</td><td class="num">{cluster.size}</td>'
-                    f"<td><b>{e(cluster.representative)}</b></td><td>{'<br>'.join(others)}</td></tr>")
-    return ('<table class="sortable"><thead><tr><th>#</th><th>Questions</th><th>Question représentative</th>'
-            f"<th>Autres formulations</th></tr></thead><tbody>{''.join(rows)}</tbody></table>")
+        others = [
+            f"{e(m.question)}" + (f" (×{m.count})" if m.count > 1 else "")
+            for m in cluster.members
+            if m.question != cluster.representative
+        ]
+        rows.append(
+            f'<tr><td class="num">{rank}</td><td class="num">{cluster.size}</td>'
+            f"<td><b>{e(cluster.representative)}</b></td><td>{'<br>'.join(others)}</td></tr>"
+        )
+    return (
+        '<table class="sortable"><thead><tr><th>#</th><th>Questions</th><th>Question représentative</th>'
+        f"<th>Autres formulations</th></tr></thead><tbody>{''.join(rows)}</tbody></table>"
+    )
 
 
 def _passage_table(report: Report) -> str:
@@ -134,14 +151,18 @@ def _passage_table(report: Report) -> str:
         for section in article.sections:
             for p in section.passages:
                 numbers = ", ".join(str(n) for n in p.questions)
-                rows.append(f"<tr><td>{e(article.title)}</td><td>{e(section.title)}</td>"
-                            f'<td class="num" data-value="{p.start}">{p.start}–{p.end}</td>'
-                            f'<td class="num">{p.answered}</td><td class="num">{p.weak}</td>'
-                            f"<td>{e(numbers) or '<span class=none>aucune</span>'}</td>"
-                            f'<td class="excerpt">{e(_short(p.text, 220))}</td></tr>')
-    return ('<table class="sortable"><thead><tr><th>Article</th><th>Section</th><th>Caractères</th>'
-            "<th>Répondues</th><th>Faibles</th><th>Questions n°</th><th>Passage</th></tr></thead>"
-            f"<tbody>{''.join(rows)}</tbody></table>")
+                rows.append(
+                    f"<tr><td>{e(article.title)}</td><td>{e(section.title)}</td>"
+                    f'<td class="num" data-value="{p.start}">{p.start}–{p.end}</td>'
+                    f'<td class="num">{p.answered}</td><td class="num">{p.weak}</td>'
+                    f"<td>{e(numbers) or '<span class=none>aucune</span>'}</td>"
+                    f'<td class="excerpt">{e(_short(p.text, 220))}</td></tr>'
+                )
+    return (
+        '<table class="sortable"><thead><tr><th>Article</th><th>Section</th><th>Caractères</th>'
+        "<th>Répondues</th><th>Faibles</th><th>Questions n°</th><th>Passage</th></tr></thead>"
+        f"<tbody>{''.join(rows)}</tbody></table>"
+    )
 
 
 def _unreached(report: Report) -> str:
@@ -153,8 +174,10 @@ def _unreached(report: Report) -> str:
                 continue
             for p in section.passages:
                 if not (p.answered or p.weak):
-                    items.append(f"<li>{e(article.title)} › {e(section.title)}, caractères {p.start}–{p.end} : "
-                                 f'<span class="excerpt">« {e(_short(p.text, 200))} »</span></li>')
+                    items.append(
+                        f"<li>{e(article.title)} › {e(section.title)}, caractères {p.start}–{p.end} : "
+                        f'<span class="excerpt">« {e(_short(p.text, 200))} »</span></li>'
+                    )
     return f"<ul>{''.join(items)}</ul>" if items else "<p>Chaque passage répond à au moins une question.</p>"
 
 
@@ -166,12 +189,16 @@ def _question_table(report: Report) -> str:
         where = " › ".join(x for x in (c.get("title"), c.get("section")) if x)
         source = _link(c.get("url"), where or c.get("doc_id") or "") if q.status != "uncovered" else ""
         score = "" if q.score is None else f"{q.score:.3f}"
-        rows.append(f'<tr><td class="num">{n}</td><td>{e(q.question)}</td>'
-                    f'<td class="{q.status}" data-value="{order[q.status]}">{e(LABELS[q.status])}</td>'
-                    f'<td class="num" data-value="{score or -9}">{score}</td>'
-                    f'<td>{e(q.answer)}</td><td class="excerpt">{source}</td></tr>')
-    return ('<table class="sortable"><thead><tr><th>#</th><th>Question</th><th>Statut</th><th>Score</th>'
-            f"<th>Réponse (mot pour mot)</th><th>Source</th></tr></thead><tbody>{''.join(rows)}</tbody></table>")
+        rows.append(
+            f'<tr><td class="num">{n}</td><td>{e(q.question)}</td>'
+            f'<td class="{q.status}" data-value="{order[q.status]}">{e(LABELS[q.status])}</td>'
+            f'<td class="num" data-value="{score or -9}">{score}</td>'
+            f'<td>{e(q.answer)}</td><td class="excerpt">{source}</td></tr>'
+        )
+    return (
+        '<table class="sortable"><thead><tr><th>#</th><th>Question</th><th>Statut</th><th>Score</th>'
+        f"<th>Réponse (mot pour mot)</th><th>Source</th></tr></thead><tbody>{''.join(rows)}</tbody></table>"
+    )
 
 
 def render_html(report: Report, controls: str = "") -> str:
@@ -180,32 +207,50 @@ def render_html(report: Report, controls: str = "") -> str:
     clusters = [c for c in report.clusters if c.kind == "uncovered"]
     low_rated = [c for c in report.clusters if c.kind == "low_rated"]
     period = s.get("period")
-    cards = [(s["total"], "questions"), (s["answered"], "répondues"), (s["weak"], "faibles"),
-             (s["uncovered"], "non couvertes"), (f"{s['unreached_passages']} / {s['passages']}", "passages jamais atteints"),
-             (f"{s['unreached_sections']} / {s['sections']}", "sections jamais atteintes")]
+    cards = [
+        (s["total"], "questions"),
+        (s["answered"], "répondues"),
+        (s["weak"], "faibles"),
+        (s["uncovered"], "non couvertes"),
+        (f"{s['unreached_passages']} / {s['passages']}", "passages jamais atteints"),
+        (f"{s['unreached_sections']} / {s['sections']}", "sections jamais atteintes"),
+    ]
     parts = [
         "<!doctype html><html lang=fr><head><meta charset=utf-8>",
         "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'; "
         "script-src 'unsafe-inline'; form-action 'self'\">",
         f"<title>Couverture des articles — {e(s['source'])}</title><style>{STYLE}</style></head><body>",
-        f"<h1>Couverture des articles — {e(s['source'])}</h1>", controls,
+        f"<h1>Couverture des articles — {e(s['source'])}</h1>",
+        controls,
         f'<p class="meta">Index {e(report.index_version)} · généré le {e(s["generated_at"])} · seuil '
-        f'{s["threshold"]:.3f}, « faible » sous {s["threshold"] + s["weak_margin"]:.3f}'
-        + (f" · période du {e(period['since'])} au {e(period['until'])}" if period else "") + "</p>",
+        f"{s['threshold']:.3f}, « faible » sous {s['threshold'] + s['weak_margin']:.3f}"
+        + (f" · période du {e(period['since'])} au {e(period['until'])}" if period else "")
+        + "</p>",
         '<div class="cards">' + "".join(f'<div class="card"><b>{e(v)}</b>{e(k)}</div>' for v, k in cards) + "</div>",
-        "<h2>Questions par statut</h2>", status_chart(s),
-        "<h2>Questions répondues par section</h2>", section_chart(report),
+        "<h2>Questions par statut</h2>",
+        status_chart(s),
+        "<h2>Questions répondues par section</h2>",
+        section_chart(report),
         "<h2>À faire : questions non couvertes, par groupes</h2>",
         _cluster_table(clusters, "Aucune question non couverte."),
     ]
     if period:
-        parts += ["<h2>Réponses mal notées par les lecteurs, par groupes</h2>",
-                  _cluster_table(low_rated, "Aucune réponse mal notée sur la période.")]
-    parts += ["<h2>Passages et sections qu’aucune question n’atteint</h2>", _unreached(report),
-              "<h2>Couverture par passage</h2>", _passage_table(report),
-              "<h2>Toutes les questions</h2>", _question_table(report)]
+        parts += [
+            "<h2>Réponses mal notées par les lecteurs, par groupes</h2>",
+            _cluster_table(low_rated, "Aucune réponse mal notée sur la période."),
+        ]
+    parts += [
+        "<h2>Passages et sections qu’aucune question n’atteint</h2>",
+        _unreached(report),
+        "<h2>Couverture par passage</h2>",
+        _passage_table(report),
+        "<h2>Toutes les questions</h2>",
+        _question_table(report),
+    ]
     if report.skipped:
-        items = "".join(f"<li>ligne {k.line} : {e(_short(k.question, 80))} — {e(k.message)}</li>" for k in report.skipped)
+        items = "".join(
+            f"<li>ligne {k.line} : {e(_short(k.question, 80))} — {e(k.message)}</li>" for k in report.skipped
+        )
         parts += ["<h2>Lignes ignorées</h2>", f"<ul>{items}</ul>"]
     parts.append(f"<script>{SORT_SCRIPT}</script></body></html>")
     return "\n".join(parts)
@@ -224,8 +269,14 @@ def render_csv(report: Report) -> str:
     writer.writeheader()
     for n, q in enumerate(report.questions, 1):
         c = q.citation or {}
-        row = {"n": n, "question": q.question, "status": q.status, "score": q.score, "answer": q.answer,
-               **{k: c.get(k) for k in ("doc_id", "title", "section", "start", "end", "url")}}
+        row = {
+            "n": n,
+            "question": q.question,
+            "status": q.status,
+            "score": q.score,
+            "answer": q.answer,
+            **{k: c.get(k) for k in ("doc_id", "title", "section", "start", "end", "url")},
+        }
         writer.writerow({k: _cell(v) for k, v in row.items()})
     return out.getvalue()
 
@@ -243,10 +294,12 @@ def write_reports(report: Report, folder: Path) -> dict[str, Path]:
 
 def format_summary(report: Report) -> str:
     s = report.summary
-    lines = [f"{s['total']} questions : {s['answered']} répondues, {s['weak']} faibles, "
-             f"{s['uncovered']} non couvertes ({len(report.skipped)} lignes ignorées)",
-             f"passages jamais atteints : {s['unreached_passages']}/{s['passages']} ; "
-             f"sections jamais atteintes : {s['unreached_sections']}/{s['sections']}"]
+    lines = [
+        f"{s['total']} questions : {s['answered']} répondues, {s['weak']} faibles, "
+        f"{s['uncovered']} non couvertes ({len(report.skipped)} lignes ignorées)",
+        f"passages jamais atteints : {s['unreached_passages']}/{s['passages']} ; "
+        f"sections jamais atteintes : {s['unreached_sections']}/{s['sections']}",
+    ]
     for cluster in [c for c in report.clusters if c.kind == "uncovered"][:5]:
         lines.append(f"  à faire ({cluster.size}) : {cluster.representative}")
     return "\n".join(lines)
@@ -254,10 +307,15 @@ def format_summary(report: Report) -> str:
 
 def format_comparison(comparison: Comparison) -> str:
     """What changed between two reports, in French, one question a line."""
-    groups = [("Devenues couvertes", comparison.gained), ("Couverture perdue", comparison.lost),
-              ("Devenues faibles", comparison.weakened), ("Ne sont plus faibles", comparison.strengthened),
-              ("Répondues par un autre passage", comparison.moved), ("Nouvelles questions", comparison.added),
-              ("Questions retirées", comparison.removed)]
+    groups = [
+        ("Devenues couvertes", comparison.gained),
+        ("Couverture perdue", comparison.lost),
+        ("Devenues faibles", comparison.weakened),
+        ("Ne sont plus faibles", comparison.strengthened),
+        ("Répondues par un autre passage", comparison.moved),
+        ("Nouvelles questions", comparison.added),
+        ("Questions retirées", comparison.removed),
+    ]
     lines = [f"index {comparison.old_version or '?'} → {comparison.new_version or '?'}"]
     for title, changes in groups:
         lines.append(f"{title} : {len(changes)}")

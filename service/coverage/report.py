@@ -10,10 +10,11 @@ passage (index chunk) of its article that contains it.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from tqdm import tqdm
 
@@ -108,8 +109,9 @@ def status_of(answered: bool, score: float | None, threshold: float, weak_margin
     return "weak" if score is None or score < threshold + weak_margin else "answered"
 
 
-def ask_questions(answerer: Answerer, rows: list[tuple[int, str]], options: Options,
-                  progress: bool = False) -> tuple[list[QuestionCoverage], list[Skipped]]:
+def ask_questions(
+    answerer: Answerer, rows: list[tuple[int, str]], options: Options, progress: bool = False
+) -> tuple[list[QuestionCoverage], list[Skipped]]:
     """Every question through the same checks and Answerer as ``/api/ask``; a question the API
     would refuse (empty, too long, invalid characters) is skipped with its French reason."""
     covered, skipped = [], []
@@ -122,8 +124,11 @@ def ask_questions(answerer: Answerer, rows: list[tuple[int, str]], options: Opti
         result = answerer.answer(question, options.top_k)
         if result.answered and result.answer is not None:
             status = status_of(True, result.answer.score, answerer.threshold, options.weak_margin)
-            covered.append(QuestionCoverage(question, status, result.answer.score, result.answer.text,
-                                            asdict(result.answer.citation)))
+            covered.append(
+                QuestionCoverage(
+                    question, status, result.answer.score, result.answer.text, asdict(result.answer.citation)
+                )
+            )
         else:
             covered.append(QuestionCoverage(question, "uncovered", None, None, None))
     return covered, skipped
@@ -151,9 +156,12 @@ def article_coverage(index: Index, questions: list[QuestionCoverage]) -> list[Ar
             section = article.section_at(chunk.start)
             key = section.start if section else -1
             if key not in sections:
-                sections[key] = (SectionCoverage(section.title, section.start, section.end, []) if section
-                                 else SectionCoverage(article.title, 0, len(article.text), []))
-            passages[pos] = PassageCoverage(chunk.start, chunk.end, article.text[chunk.start:chunk.end])
+                sections[key] = (
+                    SectionCoverage(section.title, section.start, section.end, [])
+                    if section
+                    else SectionCoverage(article.title, 0, len(article.text), [])
+                )
+            passages[pos] = PassageCoverage(chunk.start, chunk.end, article.text[chunk.start : chunk.end])
             sections[key].passages.append(passages[pos])
         articles.append(ArticleCoverage(doc_id, article.title, list(sections.values())))
     for number, item in enumerate(questions, 1):
@@ -174,26 +182,43 @@ def article_coverage(index: Index, questions: list[QuestionCoverage]) -> list[Ar
     return articles
 
 
-def build_report(answerer: Answerer, questions: list[QuestionCoverage], options: Options, source: str,
-                 skipped: Iterable[Skipped] = (), low_rated: Iterable[str] = (),
-                 extra: dict[str, Any] | None = None) -> Report:
+def build_report(
+    answerer: Answerer,
+    questions: list[QuestionCoverage],
+    options: Options,
+    source: str,
+    skipped: Iterable[Skipped] = (),
+    low_rated: Iterable[str] = (),
+    extra: dict[str, Any] | None = None,
+) -> Report:
     """Counts, per-passage coverage and clusters of the uncovered (and low-rated) questions."""
     articles = article_coverage(answerer.index, questions)
-    clusters = cluster_questions(answerer.encoder, [q.question for q in questions if q.status == "uncovered"],
-                                 options.cluster_similarity, "uncovered")
+    clusters = cluster_questions(
+        answerer.encoder,
+        [q.question for q in questions if q.status == "uncovered"],
+        options.cluster_similarity,
+        "uncovered",
+    )
     low_rated = list(low_rated)
     clusters += cluster_questions(answerer.encoder, low_rated, options.cluster_similarity, "low_rated")
     sections = [s for a in articles for s in a.sections]
     passages = [p for s in sections for p in s.passages]
     summary = {
-        "source": source, "generated_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "total": len(questions), **{s: sum(q.status == s for q in questions) for s in STATUSES},
-        "threshold": answerer.threshold, "weak_margin": options.weak_margin,
-        "cluster_similarity": options.cluster_similarity, "top_k": options.top_k,
-        "articles": len(articles), "sections": len(sections), "passages": len(passages),
+        "source": source,
+        "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "total": len(questions),
+        **{s: sum(q.status == s for q in questions) for s in STATUSES},
+        "threshold": answerer.threshold,
+        "weak_margin": options.weak_margin,
+        "cluster_similarity": options.cluster_similarity,
+        "top_k": options.top_k,
+        "articles": len(articles),
+        "sections": len(sections),
+        "passages": len(passages),
         "unreached_sections": sum(not (s.answered or s.weak) for s in sections),
         "unreached_passages": sum(not (p.answered or p.weak) for p in passages),
-        "low_rated": len(low_rated), **(extra or {}),
+        "low_rated": len(low_rated),
+        **(extra or {}),
     }
     return Report(questions, articles, clusters, answerer.index.version, summary, list(skipped))
 
@@ -218,19 +243,29 @@ def coverage_from_log(answerer: Answerer, db: Database, since: float, until: flo
             article = index.articles.get(logged.doc_id)
             current = article is not None and logged.index_version == index.version
             stale += not current
-            citation = {"doc_id": logged.doc_id, "title": None, "section": None, "start": logged.start,
-                        "end": logged.end, "url": None}
+            citation = {
+                "doc_id": logged.doc_id,
+                "title": None,
+                "section": None,
+                "start": logged.start,
+                "end": logged.end,
+                "url": None,
+            }
             if current:
-                answer = article.text[logged.start:logged.end]
+                answer = article.text[logged.start : logged.end]
                 section = article.section_at(logged.start)
-                citation.update(title=article.title, section=section_title(article, section.title) if section else None,
-                                url=passage_url(answerer.config.base_url, article, logged.start, logged.end))
+                citation.update(
+                    title=article.title,
+                    section=section_title(article, section.title) if section else None,
+                    url=passage_url(answerer.config.base_url, article, logged.start, logged.end),
+                )
         questions.append(QuestionCoverage(logged.question, status, logged.score, answer, citation, logged.created_at))
     low_rated = [f.question for f in db.feedback(since, until) if f.vote < 0]
     period = {"since": _iso(since), "until": _iso(until)}
-    return build_report(answerer, questions, options, "query log", low_rated=low_rated,
-                        extra={"period": period, "not_placed": stale})
+    return build_report(
+        answerer, questions, options, "query log", low_rated=low_rated, extra={"period": period, "not_placed": stale}
+    )
 
 
 def _iso(timestamp: float) -> str:
-    return datetime.fromtimestamp(timestamp, timezone.utc).isoformat(timespec="seconds")
+    return datetime.fromtimestamp(timestamp, UTC).isoformat(timespec="seconds")

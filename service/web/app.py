@@ -43,16 +43,29 @@ def create_app(settings: Settings | None = None, loader: Loader = load_answerer)
             await reloader.stop()
             app.state.db.close()
 
-    app = FastAPI(title="Sourcier", version="0.1.0", lifespan=lifespan,
-                  description="Réponses mot pour mot, avec leur source, tirées des articles.",
-                  responses={code: {"model": ErrorOut} for code in (400, 404, 413, 422, 429, 503)})
+    app = FastAPI(
+        title="Sourcier",
+        version="0.1.0",
+        lifespan=lifespan,
+        description="Réponses mot pour mot, avec leur source, tirées des articles.",
+        responses={code: {"model": ErrorOut} for code in (400, 404, 413, 422, 429, 503)},
+    )
     app.state.settings = settings
     app.state.widget = widget_script(settings.widget_examples)
-    app.add_middleware(Guard, max_body_bytes=settings.max_body_bytes, rate_per_minute=settings.rate_limit,
-                       burst=settings.rate_burst, max_inflight=settings.max_inflight)
+    app.add_middleware(
+        Guard,
+        max_body_bytes=settings.max_body_bytes,
+        rate_per_minute=settings.rate_limit,
+        burst=settings.rate_burst,
+        max_inflight=settings.max_inflight,
+    )
     if settings.cors_origins:  # outside the guard, so that its refusals carry the CORS headers too
-        app.add_middleware(JSONErrorCORS, allow_origins=settings.cors_origins, allow_methods=["GET", "POST"],
-                           allow_headers=["Content-Type"])
+        app.add_middleware(
+            JSONErrorCORS,
+            allow_origins=settings.cors_origins,
+            allow_methods=["GET", "POST"],
+            allow_headers=["Content-Type"],
+        )
     install_handlers(app)
     for module in (ask, articles, health, feedback, widget):
         app.include_router(module.router)

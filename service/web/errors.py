@@ -20,8 +20,16 @@ from service.core.question import QuestionError
 
 log = logging.getLogger(__name__)
 
-CODES = {400: "invalid_body", 401: "unauthorized", 403: "forbidden", 404: "not_found", 405: "method_not_allowed",
-         413: "payload_too_large", 429: "too_many_requests", 503: "unavailable"}
+CODES = {
+    400: "invalid_body",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "payload_too_large",
+    429: "too_many_requests",
+    503: "unavailable",
+}
 
 
 class APIError(Exception):
@@ -74,8 +82,9 @@ def install_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
-        return error_response(exc.status_code, CODES.get(exc.status_code, "http_error"), _http_message(exc),
-                              getattr(exc, "headers", None))
+        return error_response(
+            exc.status_code, CODES.get(exc.status_code, "http_error"), _http_message(exc), getattr(exc, "headers", None)
+        )
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:

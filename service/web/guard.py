@@ -15,8 +15,9 @@ from __future__ import annotations
 import math
 import time
 from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Awaitable, Callable
+from typing import Any
 
 from starlette.datastructures import Headers
 from starlette.middleware.cors import CORSMiddleware
@@ -37,8 +38,10 @@ OVERLOAD_RETRY_AFTER = 1  # seconds
 
 # The demo page and article pages: their own script and styles, the widget's shadow-root <style>,
 # fetches to this service only; no frames, no plugins, no <base> tricks.
-PAGE_CSP = ("default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; connect-src 'self'; "
-            "img-src 'self' data:; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+PAGE_CSP = (
+    "default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; connect-src 'self'; "
+    "img-src 'self' data:; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
 COMMON_HEADERS = [(b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"no-referrer")]
 
 
@@ -61,8 +64,9 @@ class Bucket:
 class RateLimiter:
     """Token buckets keyed by client address: ``burst`` requests at once, refilled at ``per_minute``."""
 
-    def __init__(self, per_minute: float, burst: int, max_clients: int = MAX_CLIENTS,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self, per_minute: float, burst: int, max_clients: int = MAX_CLIENTS, clock: Callable[[], float] = time.monotonic
+    ) -> None:
         self.rate = per_minute / 60.0
         self.burst = float(burst)
         self.max_clients = max_clients
@@ -87,8 +91,9 @@ class RateLimiter:
 class Guard:
     """The ASGI middleware; see the module docstring. ``rate_per_minute`` 0 turns the rate limit off."""
 
-    def __init__(self, app: ASGIApp, max_body_bytes: int, rate_per_minute: float, burst: int,
-                 max_inflight: int) -> None:
+    def __init__(
+        self, app: ASGIApp, max_body_bytes: int, rate_per_minute: float, burst: int, max_inflight: int
+    ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
         self.limiter = RateLimiter(rate_per_minute, burst) if rate_per_minute > 0 else None
@@ -105,8 +110,13 @@ class Guard:
             client = scope.get("client")
             wait = self.limiter.wait(client[0] if client else "")
             if wait:
-                await send_error(send, 429, "too_many_requests", "Trop de questions en peu de temps : "
-                                 "réessayez dans quelques secondes.", math.ceil(wait))
+                await send_error(
+                    send,
+                    429,
+                    "too_many_requests",
+                    "Trop de questions en peu de temps : réessayez dans quelques secondes.",
+                    math.ceil(wait),
+                )
                 return
         body = await self._read_body(scope, receive, send)
         if body is None:
@@ -116,8 +126,13 @@ class Guard:
             await self.app(scope, replay, send)
             return
         if self.inflight >= self.max_inflight:
-            await send_error(send, 503, "overloaded", "Le service est très sollicité : réessayez dans un instant.",
-                             OVERLOAD_RETRY_AFTER)
+            await send_error(
+                send,
+                503,
+                "overloaded",
+                "Le service est très sollicité : réessayez dans un instant.",
+                OVERLOAD_RETRY_AFTER,
+            )
             return
         self.inflight += 1
         try:
@@ -147,8 +162,9 @@ class Guard:
                 return b"".join(chunks)
 
     async def _too_large(self, send: Send) -> None:
-        await send_error(send, 413, "payload_too_large",
-                         f"Le corps de la requête dépasse {self.max_body_bytes} octets.")
+        await send_error(
+            send, 413, "payload_too_large", f"Le corps de la requête dépasse {self.max_body_bytes} octets."
+        )
 
     @staticmethod
     def _with_headers(send: Send) -> Send:
@@ -188,5 +204,6 @@ class JSONErrorCORS(CORSMiddleware):
         if response.status_code == 200:
             return response
         headers = {k: v for k, v in response.headers.items() if k.lower().startswith("access-control-")}
-        return error_response(response.status_code, "cors_refused",
-                              "Origine, méthode ou en-tête non autorisé pour cette API.", headers)
+        return error_response(
+            response.status_code, "cors_refused", "Origine, méthode ou en-tête non autorisé pour cette API.", headers
+        )

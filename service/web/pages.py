@@ -52,9 +52,9 @@ def article_page(article: Article, start: int | None = None, end: int | None = N
     if article.url:
         source = f'<p class="muted">Source : <a href="{escape(article.url, quote=True)}">{escape(article.url)}</a></p>'
     return (
-        "<!doctype html>\n<html lang=\"fr\"><head><meta charset=\"utf-8\">"
-        "<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">"
+        '<!doctype html>\n<html lang="fr"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width,initial-scale=1">'
         f"<title>{escape(article.title)} — Sourcier</title><style>{STYLE}</style></head>"
-        f"<body><main><nav><a href=\"/\">← Sourcier</a></nav><article>{heading}"
-        f"<div class=\"text\">{article_text_html(article, start, end)}</div></article>{source}</main></body></html>\n"
+        f'<body><main><nav><a href="/">← Sourcier</a></nav><article>{heading}'
+        f'<div class="text">{article_text_html(article, start, end)}</div></article>{source}</main></body></html>\n'
     )

@@ -49,8 +49,9 @@ def disk_version(folder: Path) -> str | None:
         return None
 
 
-def load_stable(settings: Settings, answerer: Answerer, attempts: int = LOAD_ATTEMPTS,
-                pause: float = LOAD_PAUSE) -> Index:
+def load_stable(
+    settings: Settings, answerer: Answerer, attempts: int = LOAD_ATTEMPTS, pause: float = LOAD_PAUSE
+) -> Index:
     """The index in the folder, checked against the served encoder; retried while the folder is
     missing or changes during the load (its manifest before and after must be the one loaded)."""
     folder = settings.index_dir
@@ -113,7 +114,7 @@ class IndexReloader:
             try:
                 await asyncio.wait_for(self.wake.wait(), timeout=interval)
                 forced = True
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 forced = False
             self.wake.clear()
             await asyncio.to_thread(self.check, forced)

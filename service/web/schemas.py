@@ -10,8 +10,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 class AskRequest(BaseModel):
     question: str = Field(..., description="La question du lecteur, en français.")
-    top_k: int | None = Field(None, description="Nombre de passages (et de réponses) à renvoyer ; "
-                              "par défaut le réglage SOURCIER_TOP_K.")
+    top_k: int | None = Field(
+        None, description="Nombre de passages (et de réponses) à renvoyer ; par défaut le réglage SOURCIER_TOP_K."
+    )
 
 
 class CitationOut(BaseModel):

@@ -38,24 +38,29 @@ def widget_script(examples: list[str]) -> WidgetScript:
 
 def demo_page(articles: list[Article], script_src: str, public_url: str) -> str:
     """The product on one page: the widget inline above the articles, then their text."""
-    listing = "".join(f'<li><a href="/articles/{escape(a.doc_id, quote=True)}">{escape(a.title)}</a></li>'
-                      for a in articles)
-    texts = "".join(f'<article><div class="text">{article_text_html(a)}</div>'
-                    f'<p class="muted"><a href="/articles/{escape(a.doc_id, quote=True)}">Ouvrir l’article</a>'
-                    f"</p></article><hr>" for a in articles[:DEMO_FULL_ARTICLES])
-    snippet = (f'<script src="{public_url.rstrip("/")}/widget.js" data-sourcier-api="{public_url.rstrip("/")}" '
-               "defer></script>")
+    listing = "".join(
+        f'<li><a href="/articles/{escape(a.doc_id, quote=True)}">{escape(a.title)}</a></li>' for a in articles
+    )
+    texts = "".join(
+        f'<article><div class="text">{article_text_html(a)}</div>'
+        f'<p class="muted"><a href="/articles/{escape(a.doc_id, quote=True)}">Ouvrir l’article</a>'
+        f"</p></article><hr>"
+        for a in articles[:DEMO_FULL_ARTICLES]
+    )
+    snippet = (
+        f'<script src="{public_url.rstrip("/")}/widget.js" data-sourcier-api="{public_url.rstrip("/")}" defer></script>'
+    )
     return (
-        "<!doctype html>\n<html lang=\"fr\"><head><meta charset=\"utf-8\">"
-        "<meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">"
+        '<!doctype html>\n<html lang="fr"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width,initial-scale=1">'
         f"<title>Sourcier — démonstration</title><style>{STYLE}"
         ".demo-search{margin:0 0 2rem}hr{border:0;border-top:1px solid #d9dde6;margin:2rem 0}"
         "code{font-size:.85rem;overflow-wrap:anywhere}</style></head>"
         "<body><main><h1>Sourcier</h1>"
         "<p>Posez une question sur les articles ci-dessous : la réponse est une phrase copiée mot pour mot "
         "de l’article, avec sa source. Raccourcis : <kbd>/</kbd> ou <kbd>Ctrl</kbd>+<kbd>K</kbd>.</p>"
-        "<div class=\"demo-search\" data-sourcier></div>"
-        f"<nav aria-label=\"Articles\"><h2>Articles</h2><ul>{listing}</ul></nav><hr>{texts}"
-        f"<p class=\"muted\">Sur votre site, une seule ligne : <code>{escape(snippet)}</code></p>"
-        f"</main><script src=\"{escape(script_src, quote=True)}\" defer></script></body></html>\n"
+        '<div class="demo-search" data-sourcier></div>'
+        f'<nav aria-label="Articles"><h2>Articles</h2><ul>{listing}</ul></nav><hr>{texts}'
+        f'<p class="muted">Sur votre site, une seule ligne : <code>{escape(snippet)}</code></p>'
+        f'</main><script src="{escape(script_src, quote=True)}" defer></script></body></html>\n'
     )

@@ -11,10 +11,10 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Iterator
 
 import httpx
 import pytest
@@ -24,8 +24,16 @@ from tests.conftest import ROOT, SEED
 ARTICLES = Path(__file__).resolve().parent / "articles"
 SCREENSHOTS = ROOT / "artifacts" / "screenshots"
 CHROMIUM = "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 PORTS = range(8100, 8150)  # the loopback ports this project's tests may use
 
 # A shop page that knows nothing of Sourcier but the script tag, with CSS that would break a
@@ -90,15 +98,27 @@ def service(tmp_path_factory) -> Iterator[Service]:
     folder = tmp_path_factory.mktemp("widget-service")
     port, page_port = free_ports(2)
     url, third_party = f"http://127.0.0.1:{port}", f"http://127.0.0.1:{page_port}"
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "OPENBLAS_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false",
-           "SOURCIER_INDEX_DIR": str(folder / "index"), "SOURCIER_DATA_DIR": str(folder / "data"),
-           "SOURCIER_CORPUS": json.dumps([str(SEED), str(ARTICLES)]), "SOURCIER_PUBLIC_URL": url,
-           "SOURCIER_CORS_ORIGINS": json.dumps([third_party])}
+    env = {
+        **os.environ,
+        "HF_HUB_OFFLINE": "1",
+        "OPENBLAS_NUM_THREADS": "1",
+        "TOKENIZERS_PARALLELISM": "false",
+        "SOURCIER_INDEX_DIR": str(folder / "index"),
+        "SOURCIER_DATA_DIR": str(folder / "data"),
+        "SOURCIER_CORPUS": json.dumps([str(SEED), str(ARTICLES)]),
+        "SOURCIER_PUBLIC_URL": url,
+        "SOURCIER_CORS_ORIGINS": json.dumps([third_party]),
+    }
     cli = [sys.executable, "-m", "service.cli"]
     subprocess.run([*cli, "build", "--quiet"], env=env, cwd=ROOT, check=True, timeout=900)
     log = (folder / "serve.log").open("w")
-    process = subprocess.Popen([*cli, "serve", "--host", "127.0.0.1", "--port", str(port)], env=env, cwd=ROOT,
-                               stdout=log, stderr=subprocess.STDOUT)
+    process = subprocess.Popen(
+        [*cli, "serve", "--host", "127.0.0.1", "--port", str(port)],
+        env=env,
+        cwd=ROOT,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     page_server = serve_page(page_port, THIRD_PARTY_PAGE.format(api=url))
     try:
         deadline = time.monotonic() + 180
@@ -134,8 +154,13 @@ def browser_context(tmp_path_factory):
     with sync_playwright() as playwright:
         # Playwright takes the fresh user-data folder as an argument rather than as --user-data-dir.
         context = playwright.chromium.launch_persistent_context(
-            tmp_path_factory.mktemp("chromium-profile"), executable_path=CHROMIUM, headless=True,
-            args=CHROMIUM_ARGS, viewport={"width": 1100, "height": 800}, locale="fr-FR")
+            tmp_path_factory.mktemp("chromium-profile"),
+            executable_path=CHROMIUM,
+            headless=True,
+            args=CHROMIUM_ARGS,
+            viewport={"width": 1100, "height": 800},
+            locale="fr-FR",
+        )
         context.set_default_timeout(30_000)
         yield context
         context.close()

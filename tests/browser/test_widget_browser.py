@@ -53,16 +53,22 @@ def check_highlight(page: Page, service: Service, question: str) -> dict:
     body = service.ask(question)
     assert body["answered"], body["reason"]
     answer, c = body["answer"], body["answer"]["citation"]
-    assert service.article_text(c["doc_id"])[c["start"]:c["end"]] == answer["text"]
+    assert service.article_text(c["doc_id"])[c["start"] : c["end"]] == answer["text"]
     shown = page.locator("[role=option].answer .passage").evaluate(SHOWN_ANSWER)
     assert shown["mark"] == answer["text"]
-    holder = next((p for p in body["passages"]
-                   if p["doc_id"] == c["doc_id"] and p["start"] <= c["start"] and c["end"] <= p["end"]), None)
+    holder = next(
+        (
+            p
+            for p in body["passages"]
+            if p["doc_id"] == c["doc_id"] and p["start"] <= c["start"] and c["end"] <= p["end"]
+        ),
+        None,
+    )
     if holder is None:
         assert shown["text"] == answer["text"] and shown["before"] == ""
     else:
         assert shown["text"] == holder["text"]
-        assert shown["before"] == holder["text"][:c["start"] - holder["start"]]
+        assert shown["before"] == holder["text"][: c["start"] - holder["start"]]
     return {**body, "shown": shown, "holder": holder}
 
 
@@ -174,8 +180,13 @@ def test_feedback_round_trip_lands_in_sqlite(page: Page, service: Service):
     with page.expect_request(lambda r: r.url.endswith("/api/feedback")) as vote_request:
         page.keyboard.press("Enter")
     c = body["answer"]["citation"]
-    assert vote_request.value.post_data_json == {"question": question, "doc_id": c["doc_id"], "start": c["start"],
-                                                 "end": c["end"], "vote": 1}
+    assert vote_request.value.post_data_json == {
+        "question": question,
+        "doc_id": c["doc_id"],
+        "start": c["start"],
+        "end": c["end"],
+        "vote": 1,
+    }
     assert "cookie" not in vote_request.value.all_headers()
     expect(page.get_by_text("Merci pour votre avis !")).to_be_visible()
     expect(page.locator(".feedback button[aria-pressed=true]")).to_have_text("👍 Oui")
@@ -202,7 +213,10 @@ def test_markup_in_an_article_renders_as_inert_text(page: Page, service: Service
     expect(page.locator("mark")).to_contain_text("<img src=x onerror=\"window.__sourcierXss='image'\">")
     shot(page, "xss-inert")
     assert page.evaluate("typeof window.__sourcierXss") == "undefined"
-    assert page.evaluate("document.querySelector('[data-sourcier]').shadowRoot.querySelectorAll('img, script').length") == 0
+    assert (
+        page.evaluate("document.querySelector('[data-sourcier]').shadowRoot.querySelectorAll('img, script').length")
+        == 0
+    )
     assert page.evaluate("document.querySelectorAll('img').length") == 0
     assert page.evaluate("document.querySelectorAll('script').length") == 1  # the widget's own tag
 
@@ -242,7 +256,9 @@ SLOW_FETCH = """() => {
 WATCH_LOADING = """() => {
     const status = document.querySelector("[data-sourcier]").shadowRoot.querySelector(".status");
     new MutationObserver(() => {
-        if (status.textContent === "Recherche…" && !window.__slow.loadingAt) window.__slow.loadingAt = performance.now();
+        if (status.textContent === "Recherche…" && !window.__slow.loadingAt) {
+            window.__slow.loadingAt = performance.now();
+        }
     }).observe(status, {childList: true, subtree: true, characterData: true});
 }"""
 

@@ -10,9 +10,9 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Callable, Iterator
 
 import httpx
 import pytest
@@ -21,11 +21,10 @@ from fastapi.testclient import TestClient
 from corpus.load import load
 from index.build import build
 from index.search import Index
-from service.core import Answerer
-from service.web.app import create_app
 from service.settings import Settings
+from service.web.app import create_app
 from tests.browser.conftest import free_ports
-from tests.conftest import FAKE_CONFIG, FIXTURES, FakeEncoder, ROOT, SEED, make_answerer
+from tests.conftest import FAKE_CONFIG, FIXTURES, ROOT, SEED, FakeEncoder, make_answerer
 
 PORTS = range(8200, 8250)
 # The fake stands in for the torch encoder (tests/reliability/fake_cli.py), so its servers run that runtime.
@@ -50,9 +49,9 @@ def assert_verbatim(body: dict, articles: dict) -> None:
     assert bool(body["answer"]) == body["answered"]
     for answer in answers:
         c = answer["citation"]
-        assert articles[c["doc_id"]].text[c["start"]:c["end"]] == answer["text"]
+        assert articles[c["doc_id"]].text[c["start"] : c["end"]] == answer["text"]
     for passage in body["passages"]:
-        assert articles[passage["doc_id"]].text[passage["start"]:passage["end"]] == passage["text"]
+        assert articles[passage["doc_id"]].text[passage["start"] : passage["end"]] == passage["text"]
 
 
 def fake_app_client(index: Index, encoder: FakeEncoder | None = None, **settings) -> TestClient:
@@ -109,18 +108,27 @@ def cli_command(fake: bool) -> list[str]:
 
 
 def process_env(folder: Path, fake: bool, **settings: str) -> dict[str, str]:
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "OPENBLAS_NUM_THREADS": "1", "TOKENIZERS_PARALLELISM": "false",
-           "SOURCIER_INDEX_DIR": str(folder / "index"), "SOURCIER_DATA_DIR": str(folder / "data"),
-           "SOURCIER_CORPUS": json.dumps([str(SEED), str(FIXTURES)])}
+    env = {
+        **os.environ,
+        "HF_HUB_OFFLINE": "1",
+        "OPENBLAS_NUM_THREADS": "1",
+        "TOKENIZERS_PARALLELISM": "false",
+        "SOURCIER_INDEX_DIR": str(folder / "index"),
+        "SOURCIER_DATA_DIR": str(folder / "data"),
+        "SOURCIER_CORPUS": json.dumps([str(SEED), str(FIXTURES)]),
+    }
     if fake:
         env.update(FAKE_ENV)
     env.update({f"SOURCIER_{k.upper()}": v for k, v in settings.items()})
     return env
 
 
-def run_cli(args: list[str], env: dict[str, str], fake: bool = True, timeout: float = 900) -> subprocess.CompletedProcess:
-    return subprocess.run([*cli_command(fake), *args], env=env, cwd=ROOT, capture_output=True, text=True,
-                          timeout=timeout)
+def run_cli(
+    args: list[str], env: dict[str, str], fake: bool = True, timeout: float = 900
+) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [*cli_command(fake), *args], env=env, cwd=ROOT, capture_output=True, text=True, timeout=timeout
+    )
 
 
 @dataclass
@@ -161,8 +169,13 @@ def start_server(folder: Path, fake: bool = True, startup: float = 60, **setting
     url = f"http://127.0.0.1:{port}"
     log_path = folder / f"serve-{port}.log"
     with open(log_path, "w") as log:
-        process = subprocess.Popen([*cli_command(fake), "serve", "--host", "127.0.0.1", "--port", str(port)],
-                                   env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+        process = subprocess.Popen(
+            [*cli_command(fake), "serve", "--host", "127.0.0.1", "--port", str(port)],
+            env=env,
+            cwd=ROOT,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
     server = Server(url, folder, env, process, log_path, fake)
     deadline = time.monotonic() + startup
     while True:

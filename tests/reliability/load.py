@@ -8,17 +8,25 @@ import itertools
 import json
 import time
 from collections import Counter
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import httpx
 
-QUESTIONS = ["Quel nerf innerve le mollet ?", "Pourquoi mon mollet se contracte-t-il ?",
-             "Comment traiter un nerf S1 irrité ?", "Le cœur accélère pendant l’effort ?",
-             "Comment réinitialiser mon mot de passe ?", "crampe du mollet la nuit", "pain au levain",
-             "Combien de temps pour un trajet de 5 km à vélo ?", "balise img onerror", "hernie discale S1"]
+QUESTIONS = [
+    "Quel nerf innerve le mollet ?",
+    "Pourquoi mon mollet se contracte-t-il ?",
+    "Comment traiter un nerf S1 irrité ?",
+    "Le cœur accélère pendant l’effort ?",
+    "Comment réinitialiser mon mot de passe ?",
+    "crampe du mollet la nuit",
+    "pain au levain",
+    "Combien de temps pour un trajet de 5 km à vélo ?",
+    "balise img onerror",
+    "hernie discale S1",
+]
 
 
 @dataclass
@@ -36,11 +44,19 @@ class LoadReport:
         return round(ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))], 1) if ordered else 0.0
 
     def summary(self) -> dict:
-        return {"seconds": self.seconds, "concurrency": self.concurrency, "requests": self.requests,
-                "per_second": round(self.requests / self.seconds, 1) if self.seconds else 0,
-                "statuses": dict(self.statuses), "failures": len(self.failures), "first_failures": self.failures[:5],
-                "p50_ms": self.percentile(50), "p90_ms": self.percentile(90), "p99_ms": self.percentile(99),
-                "max_ms": round(max(self.latencies_ms, default=0), 1)}
+        return {
+            "seconds": self.seconds,
+            "concurrency": self.concurrency,
+            "requests": self.requests,
+            "per_second": round(self.requests / self.seconds, 1) if self.seconds else 0,
+            "statuses": dict(self.statuses),
+            "failures": len(self.failures),
+            "first_failures": self.failures[:5],
+            "p50_ms": self.percentile(50),
+            "p90_ms": self.percentile(90),
+            "p99_ms": self.percentile(99),
+            "max_ms": round(max(self.latencies_ms, default=0), 1),
+        }
 
     def save(self, path: Path, **extra) -> dict:
         data = {**self.summary(), **extra}
@@ -52,8 +68,16 @@ class LoadReport:
 Check = Callable[[dict], str | None]  # a 200 body -> None, or what is wrong with it
 
 
-async def _worker(client: httpx.AsyncClient, url: str, questions, deadline: float, budget: list[int],
-                  report: LoadReport, check: Check | None, timeout: float) -> None:
+async def _worker(
+    client: httpx.AsyncClient,
+    url: str,
+    questions,
+    deadline: float,
+    budget: list[int],
+    report: LoadReport,
+    check: Check | None,
+    timeout: float,
+) -> None:
     while time.monotonic() < deadline and budget[0] > 0:
         budget[0] -= 1
         question = next(questions)
@@ -74,24 +98,31 @@ async def _worker(client: httpx.AsyncClient, url: str, questions, deadline: floa
                 report.failures.append(problem)
 
 
-async def _run(url: str, seconds: float, concurrency: int, max_requests: int, check: Check | None,
-               timeout: float) -> LoadReport:
+async def _run(
+    url: str, seconds: float, concurrency: int, max_requests: int, check: Check | None, timeout: float
+) -> LoadReport:
     report = LoadReport(seconds, concurrency)
     questions = itertools.cycle(QUESTIONS)
     deadline = time.monotonic() + seconds
     budget = [max_requests]
     # Idle connections are dropped before the server's 5 s keep-alive timeout, as a proxy in front of it
     # should: else a request may be sent on a connection the server is closing at that instant.
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency,
-                          keepalive_expiry=2.0)
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency, keepalive_expiry=2.0)
     async with httpx.AsyncClient(limits=limits) as client:
-        await asyncio.gather(*(_worker(client, url, questions, deadline, budget, report, check, timeout)
-                               for _ in range(concurrency)))
+        await asyncio.gather(
+            *(_worker(client, url, questions, deadline, budget, report, check, timeout) for _ in range(concurrency))
+        )
     return report
 
 
-def run_load(url: str, seconds: float, concurrency: int, max_requests: int = 200_000, check: Check | None = None,
-             timeout: float = 30.0) -> LoadReport:
+def run_load(
+    url: str,
+    seconds: float,
+    concurrency: int,
+    max_requests: int = 200_000,
+    check: Check | None = None,
+    timeout: float = 30.0,
+) -> LoadReport:
     """Ask questions at ``url`` (a loopback server) for ``seconds`` with ``concurrency`` clients."""
     assert url.startswith("http://127.0.0.1:"), "load tests target loopback only"
     with ThreadPoolExecutor(1) as pool:  # its own event loop, even when Playwright's runs in this thread
@@ -100,16 +131,18 @@ def run_load(url: str, seconds: float, concurrency: int, max_requests: int = 200
 
 def verbatim_check(indexes: dict) -> Check:
     """A check for run_load: the body comes from one of ``indexes`` (version -> Index), verbatim."""
+
     def check(body: dict) -> str | None:
         index = indexes.get(body["index_version"])
         if index is None:
             return f"unknown index version {body['index_version']}"
         for answer in ([body["answer"]] if body["answer"] else []) + body["alternatives"]:
             c = answer["citation"]
-            if index.articles[c["doc_id"]].text[c["start"]:c["end"]] != answer["text"]:
+            if index.articles[c["doc_id"]].text[c["start"] : c["end"]] != answer["text"]:
                 return f"not verbatim in {body['index_version']}: {answer['text'][:60]}"
         for p in body["passages"]:
-            if index.articles[p["doc_id"]].text[p["start"]:p["end"]] != p["text"]:
+            if index.articles[p["doc_id"]].text[p["start"] : p["end"]] != p["text"]:
                 return f"passage not verbatim in {body['index_version']}"
         return None
+
     return check

@@ -26,8 +26,16 @@ def write_until_stopped(url: str, stop: threading.Event, acknowledged: list[tupl
             n += 1
             question = f"question {worker}-{n} sur le nerf du mollet ?"
             try:
-                vote = client.post(f"{url}/api/feedback", json={"question": question, "doc_id": "piege", "start": 0,
-                                                                 "end": 10, "vote": random.choice([1, -1])})
+                vote = client.post(
+                    f"{url}/api/feedback",
+                    json={
+                        "question": question,
+                        "doc_id": "piege",
+                        "start": 0,
+                        "end": 10,
+                        "vote": random.choice([1, -1]),
+                    },
+                )
                 if vote.status_code == 201:
                     acknowledged.append((vote.json()["id"], question))
                 ask = client.post(f"{url}/api/ask", json={"question": question})
@@ -44,8 +52,10 @@ def test_committed_rows_survive_kill_9_during_writes(served, tmp_path):
     for round_number in range(ROUNDS):
         server = served(folder=folder, query_log="true", rate_limit="0")
         stop = threading.Event()
-        writers = [threading.Thread(target=write_until_stopped, args=(server.url, stop, acknowledged, asked, w))
-                   for w in range(4)]
+        writers = [
+            threading.Thread(target=write_until_stopped, args=(server.url, stop, acknowledged, asked, w))
+            for w in range(4)
+        ]
         before = len(acknowledged)
         for writer in writers:
             writer.start()

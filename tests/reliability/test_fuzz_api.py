@@ -15,15 +15,17 @@ import hypothesis.strategies as st
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, example, given, settings
-from schemathesis.specs.openapi.checks import (allow_header_conformance, content_type_conformance,
-                                               positive_data_acceptance)
+from schemathesis.specs.openapi.checks import (
+    allow_header_conformance,
+    content_type_conformance,
+    positive_data_acceptance,
+)
 
 from corpus.load import load
 from index.build import build
-from service.core import Answerer
-from service.web.app import create_app
 from service.settings import Settings
-from tests.conftest import FAKE_CONFIG, FIXTURES, FakeEncoder, SEED, make_answerer
+from service.web.app import create_app
+from tests.conftest import FAKE_CONFIG, FIXTURES, SEED, FakeEncoder, make_answerer
 from tests.reliability.conftest import assert_error_shape, assert_verbatim, fake_app_client
 
 pytestmark = pytest.mark.reliability
@@ -32,8 +34,10 @@ TOKEN = "jeton-fuzz-0123456789abcdef"
 INDEX = build(load([SEED, FIXTURES]), FakeEncoder(), replace(FAKE_CONFIG, runtime="torch"))
 SCRATCH = Path(tempfile.mkdtemp(prefix="sourcier-fuzz-"))  # built at import: the per-test data folder is not set yet
 atexit.register(shutil.rmtree, SCRATCH, True)
-APP = create_app(Settings(editor_token=TOKEN, query_log=True, rate_limit=0, data_dir=SCRATCH, index_dir=SCRATCH),
-                 loader=lambda _: make_answerer(INDEX, FakeEncoder(), threshold=0.3, base_url="http://test"))
+APP = create_app(
+    Settings(editor_token=TOKEN, query_log=True, rate_limit=0, data_dir=SCRATCH, index_dir=SCRATCH),
+    loader=lambda _: make_answerer(INDEX, FakeEncoder(), threshold=0.3, base_url="http://test"),
+)
 SCHEMA = schemathesis.openapi.from_asgi("/openapi.json", APP)
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck), database=None)
 
@@ -65,14 +69,24 @@ def test_every_endpoint_against_its_openapi_description(case):
     case.validate_response(response, excluded_checks=excluded)
 
 
-@given(body=st.one_of(st.binary(max_size=3000), st.text(max_size=3000).map(str.encode),
-                      st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=50),
-                                   lambda inner: st.lists(inner, max_size=4) | st.dictionaries(
-                                       st.sampled_from(["question", "top_k", "doc_id", "start", "end", "vote", "x"]),
-                                       inner, max_size=6), max_leaves=12).map(
-                          lambda v: json.dumps(v, allow_nan=True).encode())),
-       path=st.sampled_from(["/api/ask", "/api/feedback"]),
-       content_type=st.sampled_from(["application/json", "text/plain", "application/x-www-form-urlencoded", ""]))
+@given(
+    body=st.one_of(
+        st.binary(max_size=3000),
+        st.text(max_size=3000).map(str.encode),
+        st.recursive(
+            st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=50),
+            lambda inner: (
+                st.lists(inner, max_size=4)
+                | st.dictionaries(
+                    st.sampled_from(["question", "top_k", "doc_id", "start", "end", "vote", "x"]), inner, max_size=6
+                )
+            ),
+            max_leaves=12,
+        ).map(lambda v: json.dumps(v, allow_nan=True).encode()),
+    ),
+    path=st.sampled_from(["/api/ask", "/api/feedback"]),
+    content_type=st.sampled_from(["application/json", "text/plain", "application/x-www-form-urlencoded", ""]),
+)
 @FUZZ
 def test_raw_bodies_never_break_the_api(body, path, content_type):
     with fake_app_client(INDEX, rate_limit=0) as client:
@@ -90,18 +104,36 @@ def test_query_strings_never_break_the_api(q, top_k):
 BAD = {400, 422}  # unreadable body or invalid request: both in the error shape
 
 
-@pytest.mark.parametrize("body, status", [
-    (b"", BAD), (b"   ", BAD), (b"\x00\x01\x02\xff", BAD), (b'{"question": "\xff\xfe"}', BAD),
-    (b"\xef\xbb\xbf" + b'{"question": "nerf"}', BAD | {200}), (b'{"question": "   \\t\\n "}', BAD),
-    (b'{"question": "nerf\\u0000tibial"}', BAD), (b'{"question": "nerf\\u001b[31m"}', BAD),
-    (b'{"question": "\\ud800"}', BAD), (b'{"question": 1e999}', BAD), (b'{"question": true}', BAD),
-    (b'{"question": {"$ne": null}}', BAD), (b'["question"]', BAD), (b'null', BAD), (b'"nerf"', BAD),
-    (b'{"question": "nerf", "top_k": 9223372036854775808}', BAD), (b'{"question": "nerf", "top_k": -1}', BAD),
-    (b'{"question": "nerf", "top_k": 1e308}', BAD), (b'{"question": "nerf", "top_k": NaN}', BAD),
-    (b'{"question": "nerf", "top_k": 2.5}', BAD), (b'{"question": "nerf", "top_k": "3"}', 200),
-    (b'{"question": "nerf", "top_k": 20}', 200), (b'{"question": "' + "é".encode() * 501 + b'"}', BAD),
-    (b'{"question": "nerf"' + b"," * 20000 + b"}", 413), (b'{"question": "' + b"a" * 10_000_000 + b'"}', 413),
-])
+@pytest.mark.parametrize(
+    "body, status",
+    [
+        (b"", BAD),
+        (b"   ", BAD),
+        (b"\x00\x01\x02\xff", BAD),
+        (b'{"question": "\xff\xfe"}', BAD),
+        (b"\xef\xbb\xbf" + b'{"question": "nerf"}', BAD | {200}),
+        (b'{"question": "   \\t\\n "}', BAD),
+        (b'{"question": "nerf\\u0000tibial"}', BAD),
+        (b'{"question": "nerf\\u001b[31m"}', BAD),
+        (b'{"question": "\\ud800"}', BAD),
+        (b'{"question": 1e999}', BAD),
+        (b'{"question": true}', BAD),
+        (b'{"question": {"$ne": null}}', BAD),
+        (b'["question"]', BAD),
+        (b"null", BAD),
+        (b'"nerf"', BAD),
+        (b'{"question": "nerf", "top_k": 9223372036854775808}', BAD),
+        (b'{"question": "nerf", "top_k": -1}', BAD),
+        (b'{"question": "nerf", "top_k": 1e308}', BAD),
+        (b'{"question": "nerf", "top_k": NaN}', BAD),
+        (b'{"question": "nerf", "top_k": 2.5}', BAD),
+        (b'{"question": "nerf", "top_k": "3"}', 200),
+        (b'{"question": "nerf", "top_k": 20}', 200),
+        (b'{"question": "' + "é".encode() * 501 + b'"}', BAD),
+        (b'{"question": "nerf"' + b"," * 20000 + b"}", 413),
+        (b'{"question": "' + b"a" * 10_000_000 + b'"}', 413),
+    ],
+)
 def test_named_bad_inputs(body, status):
     with fake_app_client(INDEX, rate_limit=0) as client:
         response = client.post("/api/ask", content=body, headers={"content-type": "application/json"})

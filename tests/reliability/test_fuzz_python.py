@@ -14,10 +14,10 @@ from hypothesis import HealthCheck, assume, given, settings
 
 from corpus.chunk import chunks, sentences
 from corpus.load import SUFFIXES, CorpusError, load, load_file
-from service.settings import Settings
 from index.build import build
 from service.core import Answerer, QuestionError, check_question
-from tests.conftest import FAKE_CONFIG, FIXTURES, FakeEncoder, SEED, make_answerer
+from service.settings import Settings
+from tests.conftest import FAKE_CONFIG, FIXTURES, SEED, FakeEncoder, make_answerer
 
 LIMITS = Settings().limits()
 
@@ -29,10 +29,20 @@ ENCODER = FakeEncoder()
 CONFIG = replace(FAKE_CONFIG, runtime="torch")
 INDEX = build(load([SEED, FIXTURES]), ENCODER, CONFIG)
 ANSWERER = make_answerer(INDEX, ENCODER, threshold=0.3, base_url="http://test")
-ANYTHING = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(), st.binary(max_size=20),
-                     st.text(max_size=600), st.lists(st.text(max_size=5), max_size=3))
-FRENCHISH = st.text(alphabet=st.characters(codec="utf-8") | st.sampled_from(list("nerf tibial mollet éèàç’«» ?.\n")),
-                    min_size=1, max_size=500)
+ANYTHING = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(),
+    st.floats(),
+    st.binary(max_size=20),
+    st.text(max_size=600),
+    st.lists(st.text(max_size=5), max_size=3),
+)
+FRENCHISH = st.text(
+    alphabet=st.characters(codec="utf-8") | st.sampled_from(list("nerf tibial mollet éèàç’«» ?.\n")),
+    min_size=1,
+    max_size=500,
+)
 
 
 def check_result(result, question: str, top_k: int, answerer: Answerer = ANSWERER) -> None:
@@ -43,11 +53,11 @@ def check_result(result, question: str, top_k: int, answerer: Answerer = ANSWERE
     assert len(answers) <= top_k and len(result.passages) <= top_k
     for answer in answers:
         c = answer.citation
-        assert index.articles[c.doc_id].text[c.start:c.end] == answer.text and answer.text.strip()
+        assert index.articles[c.doc_id].text[c.start : c.end] == answer.text and answer.text.strip()
     if result.answer:
         assert result.answer.score >= answerer.threshold - 1e-4  # scores are rounded to 4 places
     for passage in result.passages:
-        assert index.articles[passage.doc_id].text[passage.start:passage.end] == passage.text
+        assert index.articles[passage.doc_id].text[passage.start : passage.end] == passage.text
     if not result.answered:
         assert result.reason
 
@@ -92,17 +102,47 @@ def check_articles(articles) -> None:
         units = sentences(article)
         for unit in [*units, *chunks(article, units, 600, 1)]:
             assert 0 <= unit.start < unit.end <= len(article.text)
-            assert article.text[unit.start:unit.end].strip()
+            assert article.text[unit.start : unit.end].strip()
 
 
-MARKUP = st.sampled_from(["<p>", "</p>", "<h2>", "</h2>", "<script>", "</script>", "<main>", "<article>", "# ",
-                          "## ", "---\ntitle: T\n---\n", "**", "[a](b)", "&amp;", "&#0;", "<!--", "-->", "\n\n",
-                          "Une phrase. ", "M. Dupont arrive. ", "<title>T</title>", "\x00", "\r\n", "é", "😀"])
+MARKUP = st.sampled_from(
+    [
+        "<p>",
+        "</p>",
+        "<h2>",
+        "</h2>",
+        "<script>",
+        "</script>",
+        "<main>",
+        "<article>",
+        "# ",
+        "## ",
+        "---\ntitle: T\n---\n",
+        "**",
+        "[a](b)",
+        "&amp;",
+        "&#0;",
+        "<!--",
+        "-->",
+        "\n\n",
+        "Une phrase. ",
+        "M. Dupont arrive. ",
+        "<title>T</title>",
+        "\x00",
+        "\r\n",
+        "é",
+        "😀",
+    ]
+)
 
 
-@given(suffix=st.sampled_from([s for s in SUFFIXES if s != ".jsonl"]),
-       data=st.one_of(st.binary(max_size=2000),
-                      st.lists(MARKUP | st.text(max_size=30), max_size=40).map(lambda p: "".join(p).encode("utf-8"))))
+@given(
+    suffix=st.sampled_from([s for s in SUFFIXES if s != ".jsonl"]),
+    data=st.one_of(
+        st.binary(max_size=2000),
+        st.lists(MARKUP | st.text(max_size=30), max_size=40).map(lambda p: "".join(p).encode("utf-8")),
+    ),
+)
 @FUZZ
 def test_any_article_file_loads_cleanly_or_is_refused_by_name(suffix, data):
     with tempfile.TemporaryDirectory() as folder:
@@ -116,9 +156,15 @@ def test_any_article_file_loads_cleanly_or_is_refused_by_name(suffix, data):
 
 
 LINE = st.one_of(
-    st.fixed_dictionaries({"id": st.text(max_size=8), "title": st.text(max_size=20), "text": st.text(max_size=200)},
-                          optional={"url": st.none() | st.text(max_size=10) | st.integers()}).map(json.dumps),
-    st.text(max_size=40), st.just("{}"), st.just("[]"), st.just(""))
+    st.fixed_dictionaries(
+        {"id": st.text(max_size=8), "title": st.text(max_size=20), "text": st.text(max_size=200)},
+        optional={"url": st.none() | st.text(max_size=10) | st.integers()},
+    ).map(json.dumps),
+    st.text(max_size=40),
+    st.just("{}"),
+    st.just("[]"),
+    st.just(""),
+)
 
 
 @given(lines=st.lists(LINE, min_size=1, max_size=6))
@@ -136,8 +182,9 @@ def test_any_jsonl_file_loads_cleanly_or_names_its_bad_line(lines):
         assert len({a.doc_id for a in articles}) == len(articles)
 
 
-@given(parts=st.lists(MARKUP | st.text(max_size=40), min_size=1, max_size=30),
-       question=st.text(min_size=1, max_size=60))
+@given(
+    parts=st.lists(MARKUP | st.text(max_size=40), min_size=1, max_size=30), question=st.text(min_size=1, max_size=60)
+)
 @settings(max_examples=40, deadline=None, database=None)
 def test_an_index_of_any_loadable_article_answers_verbatim(parts, question):
     with tempfile.TemporaryDirectory() as folder:

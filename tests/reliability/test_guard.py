@@ -10,8 +10,8 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from fastapi.testclient import TestClient
 
-from service.web.routes import editor
 from service.web.guard import PAGE_CSP, RateLimiter
+from service.web.routes import editor
 from tests.conftest import FakeEncoder
 from tests.reliability.conftest import assert_error_shape, assert_verbatim, fake_app_client
 
@@ -39,8 +39,9 @@ class CountingEncoder(FakeEncoder):
 def test_body_over_the_limit_is_refused_before_parsing(corpus_index):
     encoder = CountingEncoder()
     with fake_app_client(corpus_index, encoder, max_body_bytes=2048) as client:
-        declared = client.post("/api/ask", content=b'{"question": "' + b"a" * 5000 + b'"}',
-                               headers={"content-type": "application/json"})
+        declared = client.post(
+            "/api/ask", content=b'{"question": "' + b"a" * 5000 + b'"}', headers={"content-type": "application/json"}
+        )
         assert assert_error_shape(declared, 413)["code"] == "payload_too_large"
 
         def stream():  # no Content-Length: counted while it is read
@@ -51,8 +52,9 @@ def test_body_over_the_limit_is_refused_before_parsing(corpus_index):
 
         streamed = client.post("/api/ask", content=stream(), headers={"content-type": "application/json"})
         assert assert_error_shape(streamed, 413)["code"] == "payload_too_large"
-        feedback = client.post("/api/feedback", content=b"[" + b"1," * 2000 + b"1]",
-                               headers={"content-type": "application/json"})
+        feedback = client.post(
+            "/api/feedback", content=b"[" + b"1," * 2000 + b"1]", headers={"content-type": "application/json"}
+        )
         assert_error_shape(feedback, 413)
         assert encoder.asked == 0
         padded = b'{"question": "nerf tibial du mollet"' + b" " * 1900 + b"}"  # just under the limit
@@ -117,9 +119,18 @@ def test_overload_is_refused_at_once_with_retry_after(corpus_index):
 
 def test_security_headers_on_every_response(corpus_index):
     with fake_app_client(corpus_index, editor_token=TOKEN) as client:
-        responses = {path: client.get(path) for path in
-                     ("/", "/articles/piege", "/api/articles/piege", "/api/health", "/widget.js", "/nulle-part",
-                      "/docs")}
+        responses = {
+            path: client.get(path)
+            for path in (
+                "/",
+                "/articles/piege",
+                "/api/articles/piege",
+                "/api/health",
+                "/widget.js",
+                "/nulle-part",
+                "/docs",
+            )
+        }
         responses["ask"] = client.post("/api/ask", json=ASK)
         for name, response in responses.items():
             assert response.headers["x-content-type-options"] == "nosniff", name
@@ -148,8 +159,14 @@ def test_cors_allow_list(corpus_index):
         bad = client.options("/api/ask", headers={"Origin": other, **preflight})
         assert assert_error_shape(bad, 400)["code"] == "cors_refused"
         assert "access-control-allow-origin" not in bad.headers
-        bad_header = client.options("/api/ask", headers={"Origin": allowed, "Access-Control-Request-Method": "POST",
-                                                         "Access-Control-Request-Headers": "x-secret"})
+        bad_header = client.options(
+            "/api/ask",
+            headers={
+                "Origin": allowed,
+                "Access-Control-Request-Method": "POST",
+                "Access-Control-Request-Headers": "x-secret",
+            },
+        )
         assert_error_shape(bad_header, 400)
         limited = client.post("/api/ask", json=ASK, headers={"Origin": allowed})
         assert limited.status_code == 429  # the third in a burst of 2 ...
@@ -177,9 +194,21 @@ def test_editor_token_compared_in_constant_time_and_nothing_leaks(corpus_index, 
         assert client.get("/api/editor/coverage", params={"token": TOKEN}).status_code == 200
 
 
-@pytest.mark.parametrize("doc_id", ["..%2F..%2Fetc%2Fpasswd", "%2E%2E", ".%2e", "%2e%2e%2f%2e%2e%2fpyproject.toml",
-                                    "..%5C..%5Cpyproject.toml", "%00", "contractions-muscle-mollet%00.txt",
-                                    "%2Fetc%2Fpasswd", "file:%2F%2F%2Fetc%2Fpasswd", "~root"])
+@pytest.mark.parametrize(
+    "doc_id",
+    [
+        "..%2F..%2Fetc%2Fpasswd",
+        "%2E%2E",
+        ".%2e",
+        "%2e%2e%2f%2e%2e%2fpyproject.toml",
+        "..%5C..%5Cpyproject.toml",
+        "%00",
+        "contractions-muscle-mollet%00.txt",
+        "%2Fetc%2Fpasswd",
+        "file:%2F%2F%2Fetc%2Fpasswd",
+        "~root",
+    ],
+)
 def test_no_path_traversal_through_doc_id(corpus_index, doc_id):
     with fake_app_client(corpus_index) as client:
         for path in (f"/api/articles/{doc_id}", f"/articles/{doc_id}"):
@@ -187,6 +216,8 @@ def test_no_path_traversal_through_doc_id(corpus_index, doc_id):
             assert response.status_code == 404, (path, response.status_code)
             assert_error_shape(response)
             assert "root:" not in response.text and "[project]" not in response.text
-        vote = client.post("/api/feedback", json={"question": "q", "doc_id": doc_id.replace("%2F", "/"),
-                                                  "start": 0, "end": 5, "vote": 1})
+        vote = client.post(
+            "/api/feedback",
+            json={"question": "q", "doc_id": doc_id.replace("%2F", "/"), "start": 0, "end": 5, "vote": 1},
+        )
         assert assert_error_shape(vote, 404)["code"] == "unknown_article"

@@ -16,11 +16,11 @@ from fastapi.testclient import TestClient
 from corpus.load import load
 from index import store
 from index.build import build
-from service.web import reload as reload_mod
 from service.core import Answerer
+from service.settings import Settings
+from service.web import reload as reload_mod
 from service.web.app import create_app
 from service.web.reload import IndexReloader, load_stable
-from service.settings import Settings
 from tests.conftest import FAKE_CONFIG, FIXTURES, SEED, FakeEncoder
 from tests.reliability.conftest import damage, process_env, run_cli
 
@@ -29,10 +29,16 @@ pytestmark = pytest.mark.reliability
 CONFIG = replace(FAKE_CONFIG, runtime="torch")
 
 
-FAULTS = {"truncated": "does not match its hash", "tampered": "does not match its hash",
-          "tampered-text": "articles.jsonl does not match its hash", "missing": "chunks.jsonl is missing",
-          "other-model": "model", "other-settings": "setting chunk_chars", "unreadable-manifest": "is damaged",
-          "no-index": "manifest.json missing"}
+FAULTS = {
+    "truncated": "does not match its hash",
+    "tampered": "does not match its hash",
+    "tampered-text": "articles.jsonl does not match its hash",
+    "missing": "chunks.jsonl is missing",
+    "other-model": "model",
+    "other-settings": "setting chunk_chars",
+    "unreadable-manifest": "is damaged",
+    "no-index": "manifest.json missing",
+}
 
 
 @pytest.mark.slow
@@ -84,7 +90,7 @@ def test_a_new_index_is_swapped_in_whole_and_the_old_one_left_intact(folder):
     assert state.answerer.encoder is old.encoder and state.answerer.threshold == old.threshold
     result = state.answerer.answer("balise img onerror")  # answered from the new articles, verbatim
     c = result.answer.citation
-    assert c.doc_id == "piege" and new_index.articles["piege"].text[c.start:c.end] == result.answer.text
+    assert c.doc_id == "piege" and new_index.articles["piege"].text[c.start : c.end] == result.answer.text
     assert not reloader.check().loaded
 
 

@@ -33,8 +33,9 @@ def real_index(tmp_path_factory):
 def test_real_model_under_load_and_a_rebuild_while_serving(served, real_index, tmp_path):
     extra = tmp_path / "extra"
     extra.mkdir()
-    (extra / "genou.txt").write_text("Le genou du coureur\n\nLe ménisque amortit les chocs du genou pendant la "
-                                     "course à pied.\n", encoding="utf-8")
+    (extra / "genou.txt").write_text(
+        "Le genou du coureur\n\nLe ménisque amortit les chocs du genou pendant la course à pied.\n", encoding="utf-8"
+    )
     shutil.copytree(real_index, tmp_path / "service" / "index")
     server = served(folder=tmp_path / "service", fake=False, reload_interval="0.5", rate_limit="0")
     index_dir = server.folder / "index"
@@ -44,8 +45,12 @@ def test_real_model_under_load_and_a_rebuild_while_serving(served, real_index, t
     after_warm_up = rss_mb(server.pid)
     smoke = run_load(server.url, 30, 8, check=verbatim_check({old.version: old}))
     after_load = rss_mb(server.pid)
-    summary = smoke.save(ARTIFACTS / "load-real.json", rss_after_warm_up_mb=round(after_warm_up, 1),
-                         rss_after_load_mb=round(after_load, 1), memory_bound_mb=REAL_MEMORY_GROWTH_MB)
+    summary = smoke.save(
+        ARTIFACTS / "load-real.json",
+        rss_after_warm_up_mb=round(after_warm_up, 1),
+        rss_after_load_mb=round(after_load, 1),
+        memory_bound_mb=REAL_MEMORY_GROWTH_MB,
+    )
     print("real-model smoke under load:", json.dumps(summary))
     assert smoke.requests > 30 and not smoke.failures and set(smoke.statuses) == {200}, summary
     assert after_load - after_warm_up < REAL_MEMORY_GROWTH_MB, summary
@@ -73,9 +78,17 @@ def test_real_model_under_load_and_a_rebuild_while_serving(served, real_index, t
     check = verbatim_check({old.version: old, new.version: new})
     problems = [p for p in map(check, bodies) if p]
     seen = {b["index_version"] for b in bodies}
-    (ARTIFACTS / "rebuild-real.json").write_text(json.dumps(
-        {"requests": sum(r.requests for r in reports), "failures": sum(len(r.failures) for r in reports),
-         "statuses": sum((r.statuses for r in reports), Counter()), "versions": sorted(seen)}, indent=1))
+    (ARTIFACTS / "rebuild-real.json").write_text(
+        json.dumps(
+            {
+                "requests": sum(r.requests for r in reports),
+                "failures": sum(len(r.failures) for r in reports),
+                "statuses": sum((r.statuses for r in reports), Counter()),
+                "versions": sorted(seen),
+            },
+            indent=1,
+        )
+    )
     assert not problems, problems[:5]
     assert all(not r.failures and set(r.statuses) == {200} for r in reports), [r.summary() for r in reports]
     assert seen == {old.version, new.version}

@@ -41,8 +41,12 @@ def test_load_at_concurrency_32_without_errors_or_memory_growth(served):
     after_warm_up = rss_mb(server.pid)
     report = run_load(server.url, LOAD_SECONDS, 32, check=check)
     after_load = rss_mb(server.pid)
-    summary = report.save(ARTIFACTS / "load-fake.json", rss_after_warm_up_mb=round(after_warm_up, 1),
-                          rss_after_load_mb=round(after_load, 1), memory_bound_mb=MEMORY_GROWTH_MB)
+    summary = report.save(
+        ARTIFACTS / "load-fake.json",
+        rss_after_warm_up_mb=round(after_warm_up, 1),
+        rss_after_load_mb=round(after_load, 1),
+        memory_bound_mb=MEMORY_GROWTH_MB,
+    )
     print("load test (fake encoder):", json.dumps(summary))
     assert report.requests > 1000 and not report.failures, report.failures[:5]
     assert set(report.statuses) == {200}
@@ -54,8 +58,9 @@ def test_load_at_concurrency_32_without_errors_or_memory_growth(served):
 def test_rebuild_while_serving_under_load(served, tmp_path):
     extra = tmp_path / "extra"
     extra.mkdir()
-    (extra / "genou.txt").write_text("Le genou\n\nLe ménisque amortit les chocs du genou pendant la course.\n",
-                                     encoding="utf-8")
+    (extra / "genou.txt").write_text(
+        "Le genou\n\nLe ménisque amortit les chocs du genou pendant la course.\n", encoding="utf-8"
+    )
     corpora = {"old": [SEED, FIXTURES], "new": [SEED, FIXTURES, extra]}
     indexes = {name: fake_index(paths) for name, paths in corpora.items()}
     server = served(reload_interval="0.2", **OPEN)
@@ -136,8 +141,12 @@ def raw_get(url: str, path: str) -> tuple[int, str]:
 
 def test_huge_bodies_raw_paths_and_headers_on_the_wire(served):
     server = served()
-    big = httpx.post(f"{server.url}/api/ask", content=b'{"question": "' + b"a" * 10_000_000 + b'"}',
-                     headers={"content-type": "application/json"}, timeout=30)
+    big = httpx.post(
+        f"{server.url}/api/ask",
+        content=b'{"question": "' + b"a" * 10_000_000 + b'"}',
+        headers={"content-type": "application/json"},
+        timeout=30,
+    )
     assert assert_error_shape(big, 413)["code"] == "payload_too_large"
 
     def chunked():
@@ -146,8 +155,12 @@ def test_huge_bodies_raw_paths_and_headers_on_the_wire(served):
 
     streamed = httpx.post(f"{server.url}/api/feedback", content=chunked(), timeout=30)
     assert_error_shape(streamed, 413)
-    for path in ("/articles/../../../../etc/passwd", "/api/articles/..%2f..%2f..%2fetc%2fpasswd",
-                 "/articles/%2e%2e/%2e%2e/pyproject.toml", "/api/articles/../../service/settings.py"):
+    for path in (
+        "/articles/../../../../etc/passwd",
+        "/api/articles/..%2f..%2f..%2fetc%2fpasswd",
+        "/articles/%2e%2e/%2e%2e/pyproject.toml",
+        "/api/articles/../../service/settings.py",
+    ):
         status, text = raw_get(server.url, path)
         assert status in (400, 404) and "root:" not in text and "[project]" not in text and "SOURCIER" not in text
     status, text = raw_get(server.url, "/articles/piege")

@@ -28,8 +28,13 @@ def find_article(answerer: Answerer, doc_id: str) -> Article:
 @router.get("/api/articles/{doc_id}", response_model=ArticleOut)
 def get_article(doc_id: str, answerer: AnswererDep) -> dict[str, Any]:
     article = find_article(answerer, doc_id)
-    return {"id": article.doc_id, "title": article.title, "text": article.text, "url": article.url,
-            "sections": [{"title": s.title, "start": s.start, "end": s.end} for s in article.sections]}
+    return {
+        "id": article.doc_id,
+        "title": article.title,
+        "text": article.text,
+        "url": article.url,
+        "sections": [{"title": s.title, "start": s.start, "end": s.end} for s in article.sections],
+    }
 
 
 @router.get("/articles/{doc_id}", response_class=HTMLResponse)

@@ -28,9 +28,18 @@ def log_result(db: Database, result: Result) -> None:
     answer = result.answer if result.answered else None
     citation = answer.citation if answer else None
     try:
-        db.log_query(LoggedQuery(result.question, result.answered, answer.score if answer else None,
-                                 citation.doc_id if citation else None, citation.start if citation else None,
-                                 citation.end if citation else None, time.time(), result.index_version))
+        db.log_query(
+            LoggedQuery(
+                result.question,
+                result.answered,
+                answer.score if answer else None,
+                citation.doc_id if citation else None,
+                citation.start if citation else None,
+                citation.end if citation else None,
+                time.time(),
+                result.index_version,
+            )
+        )
     except sqlite3.Error:
         log.exception("query log: could not record a question")
 
@@ -50,8 +59,11 @@ def ask_post(body: AskRequest, answerer: AnswererDep, db: DatabaseDep, settings:
 
 
 @router.get("/api/ask", response_model=AskResponse)
-def ask_get(answerer: AnswererDep, db: DatabaseDep, settings: SettingsDep,
-            q: Annotated[str, Query(description="La question.")] = "",
-            top_k: Annotated[int | None, Query(description="Nombre de passages ; par défaut SOURCIER_TOP_K.")] = None,
-            ) -> dict[str, Any]:
+def ask_get(
+    answerer: AnswererDep,
+    db: DatabaseDep,
+    settings: SettingsDep,
+    q: Annotated[str, Query(description="La question.")] = "",
+    top_k: Annotated[int | None, Query(description="Nombre de passages ; par défaut SOURCIER_TOP_K.")] = None,
+) -> dict[str, Any]:
     return ask(answerer, db, settings, q, top_k)

@@ -19,8 +19,8 @@ from fastapi.responses import HTMLResponse, JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from service.core.answer import Answerer
-from service.coverage.render import render_html
 from service.coverage.questions import CoverageError, period
+from service.coverage.render import render_html
 from service.coverage.report import Options, Report, coverage_from_log
 from service.db import Database
 from service.settings import Settings
@@ -29,9 +29,12 @@ from service.web.errors import APIError
 
 # The report page sorts its tables with an inline script: its policy (the same as the report's own
 # <meta> one) replaces the stricter one service.web.guard gives the other HTML pages.
-PRIVATE = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer",
-           "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; "
-                                      "form-action 'self'; base-uri 'none'; frame-ancestors 'none'"}
+PRIVATE = {
+    "Cache-Control": "no-store",
+    "Referrer-Policy": "no-referrer",
+    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; "
+    "form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
+}
 
 router = APIRouter(tags=["editor"])
 
@@ -48,8 +51,9 @@ def authorize(request: Request, settings: SettingsDep, token: str | None = None)
     header = request.headers.get("authorization", "")
     given = header[7:].strip() if header[:7].lower() == "bearer " else (token or "")
     if not hmac.compare_digest(given.encode(), secret):
-        raise StarletteHTTPException(401, "Accès réservé aux éditeurs : jeton manquant ou invalide.",
-                                     headers={"WWW-Authenticate": "Bearer"})
+        raise StarletteHTTPException(
+            401, "Accès réservé aux éditeurs : jeton manquant ou invalide.", headers={"WWW-Authenticate": "Bearer"}
+        )
     return token
 
 
@@ -65,20 +69,34 @@ def report(answerer: Answerer, db: Database, settings: Settings, since: str | No
 
 
 @router.get("/api/editor/coverage", response_model=Report)
-def coverage_json(answerer: AnswererDep, db: DatabaseDep, settings: SettingsDep, _: Token,
-                  since: str | None = None, until: str | None = None) -> JSONResponse:
+def coverage_json(
+    answerer: AnswererDep,
+    db: DatabaseDep,
+    settings: SettingsDep,
+    _: Token,
+    since: str | None = None,
+    until: str | None = None,
+) -> JSONResponse:
     return JSONResponse(report(answerer, db, settings, since, until).to_dict(), headers=PRIVATE)
 
 
 @router.get("/editor/coverage", response_class=HTMLResponse)
-def coverage_page(answerer: AnswererDep, db: DatabaseDep, settings: SettingsDep, token: Token,
-                  since: str | None = None, until: str | None = None) -> HTMLResponse:
+def coverage_page(
+    answerer: AnswererDep,
+    db: DatabaseDep,
+    settings: SettingsDep,
+    token: Token,
+    since: str | None = None,
+    until: str | None = None,
+) -> HTMLResponse:
     result = report(answerer, db, settings, since, until)
     first_day = result.summary["period"]["since"][:10]
     last_day = until or time.strftime("%Y-%m-%d", time.gmtime())
     hidden = f'<input type="hidden" name="token" value="{escape(token, quote=True)}">' if token else ""
-    form = (f'<form method="get" action="/editor/coverage">Du <input type="date" name="since" '
-            f'value="{escape(first_day)}"> au <input type="date" name="until" '
-            f'value="{escape(last_day)}"> {hidden}'
-            f'<button type="submit">Afficher</button></form>')
+    form = (
+        f'<form method="get" action="/editor/coverage">Du <input type="date" name="since" '
+        f'value="{escape(first_day)}"> au <input type="date" name="until" '
+        f'value="{escape(last_day)}"> {hidden}'
+        f'<button type="submit">Afficher</button></form>'
+    )
     return HTMLResponse(render_html(result, controls=form), headers=PRIVATE)

@@ -16,5 +16,12 @@ router = APIRouter(tags=["health"])
 def health(answerer: AnswererDep) -> dict[str, Any]:
     index = answerer.index
     corpus, model = index.manifest.corpus, index.manifest.model
-    return {"status": "ok", "model": model.name, "runtime": model.runtime, "index_version": index.version,
-            "articles": corpus.articles, "sentences": corpus.sentences, "chunks": corpus.chunks}
+    return {
+        "status": "ok",
+        "model": model.name,
+        "runtime": model.runtime,
+        "index_version": index.version,
+        "articles": corpus.articles,
+        "sentences": corpus.sentences,
+        "chunks": corpus.chunks,
+    }

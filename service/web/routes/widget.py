@@ -17,8 +17,12 @@ router = APIRouter(tags=["widget"])
 @router.get("/widget.js", include_in_schema=False)
 def get_widget(request: Request, script: WidgetDep, v: str | None = None) -> Response:
     etag = f'"{script.version}"'
-    headers = {"ETag": etag, "Cache-Control": LONG_CACHE if v == script.version else SHORT_CACHE,
-               "X-Sourcier-Widget-Version": script.version, "X-Content-Type-Options": "nosniff"}
+    headers = {
+        "ETag": etag,
+        "Cache-Control": LONG_CACHE if v == script.version else SHORT_CACHE,
+        "X-Sourcier-Widget-Version": script.version,
+        "X-Content-Type-Options": "nosniff",
+    }
     if request.headers.get("if-none-match") == etag:
         return Response(status_code=304, headers=headers)
     return Response(script.body, media_type="text/javascript; charset=utf-8", headers=headers)
