@@ -8,14 +8,14 @@ export HF_HUB_OFFLINE := 1
 export OPENBLAS_NUM_THREADS := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: setup model index serve test test-fast eval bench clean
+.PHONY: setup model index serve test test-fast lint typecheck eval bench clean
 
 # torch==2.13.0 first: it is the CPU build on this machine's disk; installed later by
 # sentence-transformers' requirements pip would pull a multi-GB CUDA build instead.
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check torch==2.13.0
-	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[test]'
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[test,lint]'
 	touch $@
 
 setup: $(STAMP)
@@ -32,8 +32,18 @@ serve: index
 test: model
 	$(BIN)/pytest
 
+# Everything that needs neither the model nor a browser: the unit tests and the fast reliability tests.
 test-fast: setup
-	$(BIN)/pytest -m "not slow"
+	$(BIN)/pytest -m "not slow and not browser"
+
+# Lint and format check (run by CI): ruff, configured in pyproject.toml.
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+# Type check (not yet clean, so not run by CI: see CONTRIBUTING.md).
+typecheck: setup
+	$(BIN)/mypy corpus index service eval bench
 
 # Quality gate (run by CI after the tests): faithfulness must be 100 % and no score may fall under
 # its regression floor; the reports are kept under artifacts/eval/.
