@@ -8,14 +8,14 @@ export HF_HUB_OFFLINE := 1
 export OPENBLAS_NUM_THREADS := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: setup model index serve test test-fast eval bench clean
+.PHONY: setup model index serve test test-fast lint eval bench clean
 
 # torch==2.13.0 first: it is the CPU build on this machine's disk; installed later by
 # sentence-transformers' requirements pip would pull a multi-GB CUDA build instead.
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --disable-pip-version-check torch==2.13.0
-	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[test]'
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[test,lint]'
 	touch $@
 
 setup: $(STAMP)
@@ -32,8 +32,15 @@ serve: index
 test: model
 	$(BIN)/pytest
 
+# Everything not marked slow: the unit tests and the reliability tests that need no real model.
 test-fast: setup
 	$(BIN)/pytest -m "not slow"
+
+# Lint (ruff), format check (ruff format) and types (mypy); settings in pyproject.toml. Run by CI.
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 # Quality gate (run by CI after the tests): faithfulness must be 100 % and no score may fall under
 # its regression floor; the reports are kept under artifacts/eval/.
