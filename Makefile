@@ -8,14 +8,22 @@ export HF_HUB_OFFLINE := 1
 export OPENBLAS_NUM_THREADS := 1
 export TOKENIZERS_PARALLELISM := false
 
-.PHONY: setup model index serve test test-fast lint eval bench clean
+LOCK   := requirements.lock
+PIP    := $(BIN)/pip --disable-pip-version-check
+PIP_TOOLS := pip-tools==7.7.0
+
+.PHONY: setup model index serve test test-fast lint lock eval bench clean
 
 # torch==2.13.0 first: it is the CPU build on this machine's disk; installed later by
-# sentence-transformers' requirements pip would pull a multi-GB CUDA build instead.
-$(STAMP): pyproject.toml
+# sentence-transformers' requirements pip would pull a multi-GB CUDA build instead. Then every other
+# package at the version of requirements.lock (the runtime, test and lint dependencies; torch is left
+# out of it), then Sourcier itself without resolving anything, and `pip check` that nothing is missing.
+$(STAMP): pyproject.toml $(LOCK)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --disable-pip-version-check torch==2.13.0
-	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[test,lint]'
+	$(PIP) install --quiet torch==2.13.0
+	$(PIP) install --quiet -r $(LOCK)
+	$(PIP) install --quiet --no-deps -e .
+	$(PIP) check
 	touch $@
 
 setup: $(STAMP)
@@ -41,6 +49,18 @@ lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+
+# Re-resolve requirements.lock from pyproject.toml (after changing a dependency, or to take upgrades:
+# `make lock LOCK_ARGS=--upgrade`, or one package: LOCK_ARGS="--upgrade-package fastapi"). Resolves for
+# this Python (3.11) on Linux x86_64; torch stays out of the lock (pinned in pyproject.toml, installed
+# first by setup). Needs only a venv with pip-tools, not the locked packages, so it works when the lock
+# is out of date. Review the diff, then `make test lint eval`.
+lock:
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet $(PIP_TOOLS)
+	CUSTOM_COMPILE_COMMAND="make lock" $(BIN)/pip-compile --quiet --extra test --extra lint --strip-extras \
+	  --no-emit-index-url --no-emit-find-links --unsafe-package torch $(LOCK_ARGS) --output-file $(LOCK) \
+	  pyproject.toml
 
 # Quality gate (run by CI after the tests): faithfulness must be 100 % and no score may fall under
 # its regression floor; the reports are kept under artifacts/eval/.
