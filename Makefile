@@ -63,10 +63,13 @@ lock:
 	  pyproject.toml
 
 # Quality gate (run by CI after the tests): faithfulness must be 100 % and no score may fall under
-# its regression floor; the reports are kept under artifacts/eval/.
+# its regression floor; the JSON and HTML reports are kept under artifacts/eval/.
+# The Markdown tables go to eval/results/ (in git: the README links them; commit them after a change).
 eval: model
-	$(BIN)/sourcier eval --set seed --check --quiet --json artifacts/eval/seed.json --html artifacts/eval/seed.html
-	$(BIN)/sourcier eval --set piaf-ci --check --quiet --json artifacts/eval/piaf-ci.json --html artifacts/eval/piaf-ci.html
+	$(BIN)/sourcier eval --set seed --check --quiet --json artifacts/eval/seed.json --html artifacts/eval/seed.html \
+	  --markdown eval/results/seed.md
+	$(BIN)/sourcier eval --set piaf-ci --check --quiet --json artifacts/eval/piaf-ci.json \
+	  --html artifacts/eval/piaf-ci.html --markdown eval/results/piaf-ci.md
 
 # Speed benchmarks (not run by CI; 1–2 hours on 2 cores): bench/results/*.json and bench/results/README.md.
 # BENCH_ARGS, e.g. --only query,http or --runtime onnx: see python -m bench.run --help.
