@@ -4,7 +4,7 @@
 
 Order: build (makes the PIAF index the others use), query (floor and answer() for every runtime),
 http, cold start, scale, quality. Each writes ``bench/results/<name>.json``; the summary is
-``bench/results/README.md`` (pasted into the README's Benchmarks section).
+``bench/results/README.md`` (linked from the README; read in bench/README.md).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Evaluation reports: a Markdown table for the README and a self-contained HTML page
+"""Evaluation reports: the Markdown tables of eval/results/<set>.md (``--markdown``) and a self-contained HTML page
 (no external assets; the threshold curve is inline SVG; every text escaped)."""
 
 from __future__ import annotations

@@ -53,7 +53,7 @@ TARGETS = {
 TARGETS["piaf-ci"] = TARGETS["piaf"]
 
 # Regression floors guarded by CI (`--check`): a little under what the current code measures
-# (eval/README.md has the latest numbers), so a change that makes answers worse fails the build
+# (eval/results/*.md has the latest numbers), so a change that makes answers worse fails the build
 # while the targets above, not all met yet, stay reported.
 FLOORS = {
     "seed": {

@@ -10,8 +10,9 @@ The export lives in ``<model folder>-onnx/`` (outside git) with ``export.json``:
 the source model's hashes, the library versions, each file's SHA-256, and the cosine of the exported
 vectors to torch's on fixed probe texts. A file whose stamp does not match what this code would
 produce (other model, recipe or versions) or whose hash changed is regenerated; an export whose
-vectors drift from torch (fp32 cosine < 0.999) is refused. The service itself needs neither torch
-nor sentence-transformers on this path: only ``onnxruntime`` and ``tokenizers``.
+vectors drift from torch (fp32 cosine < 0.999) is refused. The query path imports neither torch nor
+sentence-transformers (only ``onnxruntime`` and ``tokenizers``), but torch, onnx and onnxscript must be
+installed: ``library_versions()`` reads their versions at every start to check the export stamp.
 """
 
 from __future__ import annotations
@@ -50,21 +51,21 @@ def export_dir(model_path: Path) -> Path:
     return model_path.parent / f"{model_path.name}-onnx"
 
 
-def _versions() -> dict[str, str]:
+def library_versions() -> dict[str, str]:
     return {name: version(name) for name in ("torch", "onnxscript", "onnx", "onnxruntime")}
 
 
-def _read_stamp(folder: Path) -> dict:
+def read_stamp(folder: Path) -> dict:
     try:
         return json.loads((folder / STAMP).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}
 
 
-def _stamp_is_current(stamp: dict, precision: str, source: dict[str, str], folder: Path) -> bool:
+def stamp_is_current(stamp: dict, precision: str, source: dict[str, str], folder: Path) -> bool:
     """The stamp describes what this code would produce now, and the files are the ones it hashed."""
     entry = stamp.get(precision) or {}
-    if entry.get("recipe") != RECIPE or entry.get("source") != source or entry.get("versions") != _versions():
+    if entry.get("recipe") != RECIPE or entry.get("source") != source or entry.get("versions") != library_versions():
         return False
     for name in FILES[precision]:
         path = folder / name
@@ -82,7 +83,7 @@ def ensure_export(model_path: Path, precision: str = "fp32") -> Path:
     model_path = Path(model_path)
     folder = export_dir(model_path)
     source = model_hashes(model_path)
-    if _stamp_is_current(_read_stamp(folder), precision, source, folder):
+    if stamp_is_current(read_stamp(folder), precision, source, folder):
         return folder / FILES[precision][0]
     if precision == "int8":
         ensure_export(model_path, "fp32")
@@ -106,11 +107,11 @@ def ensure_export(model_path: Path, precision: str = "fp32") -> Path:
     for name in FILES[precision]:
         stat = (folder / name).stat()
         files[name] = {"sha256": sha256_file(folder / name), "stat": [stat.st_size, stat.st_mtime_ns]}
-    stamp = _read_stamp(folder)
+    stamp = read_stamp(folder)
     stamp[precision] = {
         "recipe": RECIPE,
         "source": source,
-        "versions": _versions(),
+        "versions": library_versions(),
         "files": files,
         "probe_min_cosine_to_torch": round(cosine, 5),
     }

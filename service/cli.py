@@ -234,6 +234,13 @@ def cmd_eval(args: argparse.Namespace) -> int:
     if args.html:
         Path(args.html).parent.mkdir(parents=True, exist_ok=True)
         Path(args.html).write_text(report_mod.html(result), encoding="utf-8")
+    if args.markdown:
+        Path(args.markdown).parent.mkdir(parents=True, exist_ok=True)
+        header = (
+            f"# Evaluation: set `{result['set']}`\n\nWritten by `sourcier eval --set {args.set} --markdown "
+            f"{args.markdown}` on {result['created_at']}; do not edit by hand.\n\n"
+        )
+        Path(args.markdown).write_text(header + report_mod.markdown(result), encoding="utf-8")
     print(report_mod.markdown(result))
     failures = result["systems"]["sourcier"]["faithfulness"]["failures"]
     blocking = result["floors_missed"] + (result["targets_missed"] if args.strict else [])
@@ -326,6 +333,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--sample", type=int, help="evaluate a fixed sample of N questions")
     p.add_argument("--json", help="write the full report (with per-question results) here")
     p.add_argument("--html", help="write the HTML report here")
+    p.add_argument("--markdown", help="write the Markdown tables (what the command prints) here")
     p.add_argument("--no-baselines", action="store_true", help="score Sourcier only")
     p.add_argument(
         "--check",

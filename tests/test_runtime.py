@@ -49,13 +49,13 @@ def test_unknown_runtime_is_refused():
 
 def _fake_export(folder, monkeypatch):
     """A tiny 'export' with a stamp, to test when the cache is trusted without a real model."""
-    monkeypatch.setattr(onnx_mod, "_versions", lambda: {"onnxruntime": "1.0", "onnx": "1.0"})
+    monkeypatch.setattr(onnx_mod, "library_versions", lambda: {"onnxruntime": "1.0", "onnx": "1.0"})
     (folder / "model-int8.onnx").write_bytes(b"graph")
     stat = (folder / "model-int8.onnx").stat()
     entry = {
         "recipe": onnx_mod.RECIPE,
         "source": {"model.safetensors": "abc"},
-        "versions": onnx_mod._versions(),
+        "versions": onnx_mod.library_versions(),
         "files": {
             "model-int8.onnx": {
                 "sha256": onnx_mod.sha256_file(folder / "model-int8.onnx"),
@@ -69,10 +69,10 @@ def _fake_export(folder, monkeypatch):
 def test_cached_export_is_trusted_only_when_model_recipe_versions_and_bytes_match(tmp_path, monkeypatch):
     _fake_export(tmp_path, monkeypatch)
     source = {"model.safetensors": "abc"}
-    current = lambda src=source: onnx_mod._stamp_is_current(onnx_mod._read_stamp(tmp_path), "int8", src, tmp_path)  # noqa: E731
+    current = lambda src=source: onnx_mod.stamp_is_current(onnx_mod.read_stamp(tmp_path), "int8", src, tmp_path)  # noqa: E731
     assert current()
     assert not current({"model.safetensors": "another model"})
-    assert not onnx_mod._stamp_is_current(onnx_mod._read_stamp(tmp_path), "fp32", source, tmp_path)
+    assert not onnx_mod.stamp_is_current(onnx_mod.read_stamp(tmp_path), "fp32", source, tmp_path)
     monkeypatch.setattr(onnx_mod, "RECIPE", onnx_mod.RECIPE + 1)
     assert not current()
     monkeypatch.setattr(onnx_mod, "RECIPE", onnx_mod.RECIPE - 1)
