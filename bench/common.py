@@ -67,7 +67,7 @@ def machine() -> dict[str, Any]:
         pass
     from importlib.metadata import PackageNotFoundError, version
 
-    versions = {}
+    versions: dict[str, str | None] = {}
     for package in ("torch", "onnxruntime", "sentence-transformers", "transformers", "faiss-cpu", "numpy"):
         try:
             versions[package] = version(package)

@@ -53,7 +53,8 @@ def start_server(index: Path, runtime: str, port: int = PORT) -> subprocess.Pope
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline:
         if server.poll() is not None:
-            raise RuntimeError(f"sourcier serve exited: {server.stderr.read().decode()[-2000:]}")
+            stderr = server.stderr.read().decode() if server.stderr else ""
+            raise RuntimeError(f"sourcier serve exited: {stderr[-2000:]}")
         try:
             if httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=2).status_code == 200:
                 return server

@@ -17,6 +17,7 @@ import json
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,7 +37,7 @@ class TimedEncoder:
     """Wraps an encoder and records how long each ``encode_queries`` call took (ms)."""
 
     def __init__(self, encoder: Any) -> None:
-        self.encoder, self.samples = encoder, []
+        self.encoder, self.samples = encoder, list[float]()
         self.name, self.dims, self.runtime = encoder.name, encoder.dims, encoder.runtime
 
     def encode_queries(self, texts: list[str]) -> np.ndarray:
@@ -58,6 +59,11 @@ class QueryResult:
     ratios: dict[str, float] = field(default_factory=dict)
 
 
+def _encode_one(encoder: Any) -> Callable[[str], Any]:
+    """The floor: one question through the encoder alone."""
+    return lambda q: encoder.encode_queries([q])
+
+
 def _answerer(runtime: str, corpus: str, encoder: TimedEncoder) -> Answerer:
     settings = bench_settings(runtime=runtime)
     index = store.load(
@@ -67,7 +73,7 @@ def _answerer(runtime: str, corpus: str, encoder: TimedEncoder) -> Answerer:
         encoder.dims,
         runtime=encoder.runtime,
     )
-    return Answerer(index, encoder, settings.answer_config())
+    return Answerer(index, encoder, settings.answer_config())  # type: ignore[arg-type]  # queries only
 
 
 def ensure_seed_index(runtime: str, encoder: Any) -> None:
@@ -98,7 +104,7 @@ def _interleave(
                 samples[name] += time_calls(call, [question])
                 if name.startswith("answer "):
                     key = name.removeprefix("answer ")
-                    overhead[key].append(samples[name][-1] - answerers[key].encoder.samples[-1])
+                    overhead[key].append(samples[name][-1] - answerers[key].encoder.samples[-1])  # type: ignore[attr-defined]  # a TimedEncoder
     return (
         {name: Timing.of(values) for name, values in samples.items()},
         {key: Timing.of(values) for key, values in overhead.items()},
@@ -118,8 +124,8 @@ def run(questions: list[str], runtimes: list[str], recommended: str, rounds: int
         ensure_seed_index(rt, encoder.encoder)
         answerers[f"{rt} seed"] = _answerer(rt, "seed", encoder)
     answerers[f"{recommended} piaf-480"] = _answerer(recommended, "piaf-480", encoders[recommended])
-    systems = {"tutorial": tutorial.encode_query}
-    systems.update({f"floor {rt}": (lambda q, e=e: e.encode_queries([q])) for rt, e in encoders.items()})
+    systems: dict[str, Callable[[str], Any]] = {"tutorial": tutorial.encode_query}
+    systems.update({f"floor {rt}": _encode_one(e) for rt, e in encoders.items()})
     systems.update({f"answer {key}": a.answer for key, a in answerers.items()})
     stats, overhead = _interleave(systems, answerers, questions, rounds)
     result = QueryResult(
@@ -153,7 +159,7 @@ def _alone(runtime: str, rounds: int) -> dict[str, Any]:
     qs = questions()
     encoder = TimedEncoder(bench_settings(runtime=runtime).load_encoder())
     answerers = {corpus: _answerer(runtime, corpus, encoder) for corpus in ("seed", "piaf-480")}
-    systems = {"floor": lambda q: encoder.encode_queries([q])}
+    systems: dict[str, Callable[[str], Any]] = {"floor": lambda q: encoder.encode_queries([q])}
     systems.update({f"answer {corpus}": a.answer for corpus, a in answerers.items()})
     stats, overhead = _interleave(systems, answerers, qs, rounds)
     return {

@@ -159,7 +159,7 @@ def summary() -> str:
         )
         one = next(lv for lv in http["levels"] if lv["concurrency"] == 1)
         top = max(http["levels"], key=lambda lv: lv["concurrency"])
-        if floor:
+        if floor and query:
             _check(targets, "HTTP p50 at concurrency 1 / floor", round(one["latency"]["p50"] / floor, 3), "<=", 1.3)
             _check(
                 targets,

@@ -15,6 +15,7 @@ import gc
 import os
 import time
 from dataclasses import dataclass
+from typing import Any
 
 import faiss
 import numpy as np
@@ -55,7 +56,7 @@ def synthetic(n: int, dims: int, seed: int) -> np.ndarray:
     return out
 
 
-def _make(kind: str, dims: int, n: int) -> faiss.Index:
+def _make(kind: str, dims: int, n: int) -> Any:
     if kind == "flat":
         return faiss.IndexFlatIP(dims)
     if kind == "hnsw":
@@ -65,7 +66,7 @@ def _make(kind: str, dims: int, n: int) -> faiss.Index:
     return faiss.index_factory(dims, f"IVF{int(np.sqrt(n))},Flat", faiss.METRIC_INNER_PRODUCT)
 
 
-def _set_breadth(index: faiss.Index, kind: str, breadth: int) -> None:
+def _set_breadth(index: Any, kind: str, breadth: int) -> None:
     if kind == "ivf":
         index.nprobe = breadth
     elif kind == "hnsw":

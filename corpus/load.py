@@ -94,9 +94,12 @@ def boilerplate_spans(text: str) -> list[Span]:
     return [Span(s, e) for s, e, line in _lines(text) if is_boilerplate(line)]
 
 
+FOLDS: dict[str, str | int | None] = {"œ": "oe", "Œ": "Oe", "æ": "ae", "Æ": "Ae", "ß": "ss"}
+
+
 def slug(value: str) -> str:
     """A stable, URL-safe article id from a file name ("Guide du cœur" → "guide-du-coeur")."""
-    folded = value.translate(str.maketrans({"œ": "oe", "Œ": "Oe", "æ": "ae", "Æ": "Ae", "ß": "ss"}))
+    folded = value.translate(str.maketrans(FOLDS))
     ascii_text = unicodedata.normalize("NFKD", folded).encode("ascii", "ignore").decode()
     return re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-") or "article"
 

@@ -156,8 +156,11 @@ def report(name: str, variant: str, asked: list[Asked], score: Callable[[Unit, A
         scores = [score(u, a) for u in a.units]
         best = a.units[int(np.argmax(scores))]
         if a.answerable:
-            hits.append(best.answer_gold), lengths.append(best.answer_length), positives.append(max(scores))
-            docs.append(best.doc_id == a.doc_id), ceiling.append(best.gold or best.pair_gold)
+            hits.append(best.answer_gold)
+            lengths.append(best.answer_length)
+            positives.append(max(scores))
+            docs.append(best.doc_id == a.doc_id)
+            ceiling.append(best.gold or best.pair_gold)
         else:
             negatives.append(max(scores))
     # "pair ceiling": hit@1 if the best sentence always took the right neighbour (or none) — what a
@@ -195,9 +198,11 @@ def main() -> None:
     for name, (answerer, asked) in gathered.items():
         penalty = answerer.config.number_penalty
         report(name, "current", asked, lambda u, a: u.score)
-        report(
-            name, "no number check", asked, lambda u, a, penalty=penalty: u.score + (penalty if u.unnumbered else 0.0)
-        )
+
+        def no_number_check(u: Unit, a: Asked, penalty: float = penalty) -> float:
+            return u.score + (penalty if u.unnumbered else 0.0)
+
+        report(name, "no number check", asked, no_number_check)
 
         def article_bonus(u: Unit, a: Asked) -> float:
             near = Counter(v.doc_id for v in a.units if v.rank < 10)
@@ -206,8 +211,11 @@ def main() -> None:
         report(name, "+0.05 nearest-article share", asked, article_bonus)
         report(name, "+0.1 article word share", asked, lambda u, a: u.score + 0.1 * u.article)
         if weights is not None and name != "piaf":  # piaf holds the training questions
-            w = weights
-            report(name, "learned ranker", asked, lambda u, a, w=w: float(np.dot(features(u, a.top_chunk), w)))
+
+            def learned(u: Unit, a: Asked, w: np.ndarray = weights) -> float:
+                return float(np.dot(features(u, a.top_chunk), w))
+
+            report(name, "learned ranker", asked, learned)
 
 
 if __name__ == "__main__":

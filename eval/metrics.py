@@ -157,7 +157,7 @@ def score(
         return next((1 / (i + 1) for i, s in enumerate(p.passages[:10]) if contains_gold(s, q)), 0.0)
 
     golds = {q.id: [g.text for g in q.answers] for q, _ in answerable}
-    answer_texts = [p.answer.text for _, p in answered]
+    answer_texts = [p.answer.text for _, p in answered if p.answer is not None]
     failures = [f for p in predictions for f in faithfulness_failures(p, texts)]
     checked = sum((p.answer is not None) + len(p.passages) for p in predictions)
     seconds = [p.seconds * 1000 for p in predictions]
@@ -176,8 +176,8 @@ def score(
         "answers": {
             "hit@1": sum(contains_gold(p.answer, q) for q, p in answered) / n,
             "hit@1_unthresholded": mean([float(contains_gold(p.answer, q)) for q, p in answerable]),
-            "exact_match": sum(exact_match(p.answer.text, golds[q.id]) for q, p in answered) / n,
-            "f1": sum(token_f1(p.answer.text, golds[q.id]) for q, p in answered) / n,
+            "exact_match": sum((exact_match(p.answer.text, golds[q.id]) for q, p in answered if p.answer), 0.0) / n,
+            "f1": sum((token_f1(p.answer.text, golds[q.id]) for q, p in answered if p.answer), 0.0) / n,
             "mean_chars": mean([float(len(t)) for t in answer_texts]),
             "median_chars": statistics.median([len(t) for t in answer_texts]) if answer_texts else 0,
         },

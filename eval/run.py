@@ -11,7 +11,7 @@ import math
 import platform
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from tqdm import tqdm
 
@@ -113,7 +113,9 @@ def eval_folder(settings: Settings, eval_set: EvalSet) -> Path:
 def eval_index(eval_set: EvalSet, encoder: Encoder, config: IndexConfig, folder: Path, progress: bool = False) -> Index:
     """The set's Sourcier index, rebuilt only when the corpus or settings changed (vectors of
     unchanged inputs are reused); a kept one is checked against ``encoder`` (model, dims, runtime)."""
-    return ensure(folder, eval_set.articles, config, encoder, progress=progress).index
+    index = ensure(folder, eval_set.articles, config, encoder, progress=progress).index
+    assert index is not None  # ensure() loads or builds the index unless told not to
+    return index
 
 
 def predict_all(system: System, eval_set: EvalSet, progress: bool = False) -> list[Prediction]:
@@ -141,7 +143,7 @@ def evaluate(eval_set: EvalSet, answerer: Answerer, baselines: list[System], pro
     """Scores of Sourcier (at its calibrated threshold) and of each baseline (always answering,
     as the tutorial recipe does) on the same questions."""
     texts = {a.doc_id: a.text for a in eval_set.articles}
-    report = {
+    report: dict[str, Any] = {
         "set": eval_set.name,
         "questions": len(eval_set.questions),
         "held_out_articles": eval_set.held_out,

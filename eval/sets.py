@@ -141,7 +141,7 @@ def piaf_set(
     questions = read_questions(PIAF / "dev_questions.jsonl")
     by_id = {a.doc_id: a for a in articles}
     validate([q for q in questions], by_id)
-    with_questions = sorted({q.doc_id for q in questions}, key=_stable_rank)
+    with_questions = sorted({q.doc_id for q in questions if q.doc_id is not None}, key=_stable_rank)
     without = sorted((a.doc_id for a in articles if a.doc_id not in set(with_questions)), key=_stable_rank)
     if articles_limit is not None:
         with_questions = with_questions[:articles_limit]

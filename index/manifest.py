@@ -106,7 +106,7 @@ def _settings(recorded: dict[str, Any]) -> IndexConfig:
     """The settings an index was built with: those it recorded, and for a setting newer than the index,
     the value every index had before it (``LEGACY_SETTINGS``). The model was always recorded."""
     values = LEGACY_SETTINGS | recorded
-    return IndexConfig(**{f.name: values[f.name] for f in fields(IndexConfig)})
+    return IndexConfig(**{f.name: values[f.name] for f in fields(IndexConfig)})  # type: ignore[arg-type]  # JSON values, checked against the config by check_compatible
 
 
 def read_manifest(folder: Path) -> Manifest:

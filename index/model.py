@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from index.encoder import Encoder, ModelInfo
+from index.encoder import Encoder, ModelError, ModelInfo
 from index.fetch import model_hashes
 
 
@@ -29,7 +29,10 @@ class SentenceTransformerEncoder:
 
         self.path = name_or_path
         self.model = SentenceTransformer(name_or_path, device="cpu", truncate_dim=dims)
-        self.dims = int(self.model.get_embedding_dimension())
+        dims_found = self.model.get_embedding_dimension()
+        if dims_found is None:
+            raise ModelError(f"{name_or_path}: the model does not state its embedding size")
+        self.dims = int(dims_found)
         self.batch_size = batch_size
         self.name = Path(name_or_path).name if Path(name_or_path).exists() else name_or_path
         import torch

@@ -23,6 +23,7 @@ def make_faiss(vectors: np.ndarray, index_type: str) -> Any:
     """A FAISS inner-product index of ``vectors``: ``flat`` (exact) or ``hnsw`` (approximate, for very
     large corpora)."""
     dims = vectors.shape[1]
+    index: Any
     if index_type == "flat":
         index = faiss.IndexFlatIP(dims)
     elif index_type == "hnsw":

@@ -158,8 +158,8 @@ def _ask_batch(args: argparse.Namespace, settings: Settings, answerer: Answerer)
 def format_result(result: Result) -> str:
     """Human-readable answer: the verbatim sentence, then its citation."""
     lines = []
-    if result.answered:
-        answer = result.answer
+    answer = result.answer
+    if result.answered and answer is not None:
         c = answer.citation
         lines.append(f"« {answer.text} »")
         lines.append(f"— {c.title}" + (f" › {c.section}" if c.section else ""))

@@ -82,7 +82,8 @@ class Database:
     def _write(self, sql: str, values: tuple) -> int:
         with self._lock:
             cursor = self._conn.execute(sql, values)
-            return int(cursor.lastrowid)
+            assert cursor.lastrowid is not None  # set by every INSERT
+            return cursor.lastrowid
 
     def add_feedback(self, item: Feedback) -> int:
         return self._write(

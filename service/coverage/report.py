@@ -139,7 +139,7 @@ def place(index: Index, positions: list[int], start: int, end: int) -> int | Non
     failing that, its start); None when the span is in none of them."""
     containing = [pos for pos in positions if index.chunks[pos].start <= start < index.chunks[pos].end]
     whole = [pos for pos in containing if end <= index.chunks[pos].end]
-    return (whole or containing or [None])[0]
+    return (whole or containing)[0] if (whole or containing) else None
 
 
 def article_coverage(index: Index, questions: list[QuestionCoverage]) -> list[ArticleCoverage]:
@@ -168,17 +168,17 @@ def article_coverage(index: Index, questions: list[QuestionCoverage]) -> list[Ar
         if item.answer is None or not item.citation:  # uncovered, or logged by an older index
             continue
         c = item.citation
-        pos = place(index, chunks_of.get(c["doc_id"], []), c["start"], c["end"])
-        if pos is not None:
-            passage = passages[pos]
+        placed = place(index, chunks_of.get(c["doc_id"], []), c["start"], c["end"])
+        if placed is not None:
+            passage = passages[placed]
             setattr(passage, item.status, getattr(passage, item.status) + 1)
             passage.questions.append(number)
-    for article in articles:
-        for section in article.sections:
-            section.answered = sum(p.answered for p in section.passages)
-            section.weak = sum(p.weak for p in section.passages)
-        article.answered = sum(s.answered for s in article.sections)
-        article.weak = sum(s.weak for s in article.sections)
+    for covered in articles:
+        for part in covered.sections:
+            part.answered = sum(p.answered for p in part.passages)
+            part.weak = sum(p.weak for p in part.passages)
+        covered.answered = sum(s.answered for s in covered.sections)
+        covered.weak = sum(s.weak for s in covered.sections)
     return articles
 
 
@@ -251,7 +251,7 @@ def coverage_from_log(answerer: Answerer, db: Database, since: float, until: flo
                 "end": logged.end,
                 "url": None,
             }
-            if current:
+            if current and article is not None and logged.start is not None and logged.end is not None:
                 answer = article.text[logged.start : logged.end]
                 section = article.section_at(logged.start)
                 citation.update(
