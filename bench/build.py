@@ -50,12 +50,16 @@ def index_folder(corpus: str, runtime: str, dims: int | None) -> Path:
 
 def _inputs(articles: list) -> list[tuple[str, str]]:
     """(title, text) of every sentence, pair and chunk, as the index embeds them."""
+    config = bench_settings().index_config()
     items = []
     for article in articles:
         sents = sentences(article)
         items += [(article.title, sentence_input(article, s)) for s in sents]
         items += [(article.title, pair_input(article, sents[i], sents[j])) for i, j in pairs(article, sents)]
-        items += [(article.title, chunk_input(article, c)) for c in chunks(article, sents)]
+        items += [
+            (article.title, chunk_input(article, c))
+            for c in chunks(article, sents, config.chunk_chars, config.chunk_overlap)
+        ]
     return items
 
 

@@ -50,7 +50,7 @@ def sentences(article: Article) -> list[Sentence]:
     return result
 
 
-def chunks(article: Article, sents: list[Sentence], max_chars: int = 600, overlap: int = 1) -> list[Chunk]:
+def chunks(article: Article, sents: list[Sentence], max_chars: int, overlap: int) -> list[Chunk]:
     """Greedy windows of consecutive sentences of one section, at most ``max_chars`` long (a longer
     sentence stands alone); each window starts ``overlap`` sentences before the previous one ended."""
     result: list[Chunk] = []

@@ -12,7 +12,7 @@ def test_sentences_and_chunks_are_verbatim_and_never_headings_or_boilerplate():
             text = article.text[sentence.start : sentence.end]
             assert text == text.strip() and text not in headings
             assert all(not (sentence.start < e and s < sentence.end) for s, e in article.excluded)
-        for chunk in chunks(article, sents, max_chars=300):
+        for chunk in chunks(article, sents, max_chars=300, overlap=1):
             assert chunk.start == sents[chunk.first].start and chunk.end == sents[chunk.last].end
             assert all(sents[i].section == chunk.section for i in range(chunk.first, chunk.last + 1))
 
