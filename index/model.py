@@ -20,10 +20,11 @@ class SentenceTransformerEncoder:
 
     Documents are encoded as ``title: {title} | text: {text}``, the model's own document format,
     so the article title conditions every passage. Vectors are L2-normalised, optionally truncated
-    to ``dims`` (Matryoshka) and renormalised.
+    to ``dims`` (Matryoshka) and renormalised. Each text is run alone (batches of one), as in the
+    ONNX encoder, so that its vector never depends on the texts embedded with it.
     """
 
-    def __init__(self, name_or_path: str, dims: int | None = None, batch_size: int = 16) -> None:
+    def __init__(self, name_or_path: str, dims: int | None = None) -> None:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         from sentence_transformers import SentenceTransformer  # heavy: imported only when loading
 
@@ -33,17 +34,14 @@ class SentenceTransformerEncoder:
         if dims_found is None:
             raise ModelError(f"{name_or_path}: the model does not state its embedding size")
         self.dims = int(dims_found)
-        self.batch_size = batch_size
         self.name = Path(name_or_path).name if Path(name_or_path).exists() else name_or_path
         import torch
 
-        self.runtime = f"torch-{torch.__version__}-fp32"
+        self.runtime = f"torch-{torch.__version__}-fp32-alone"
         self._has_document_prompt = "document" in (self.model.prompts or {})
 
     def encode_queries(self, texts: list[str]) -> np.ndarray:
-        vectors = self.model.encode_query(
-            texts, batch_size=self.batch_size, normalize_embeddings=True, convert_to_numpy=True
-        )
+        vectors = self.model.encode_query(texts, batch_size=1, normalize_embeddings=True, convert_to_numpy=True)
         return np.asarray(vectors, dtype=np.float32)
 
     def encode_documents(self, texts: list[str], titles: list[str], progress: bool = False) -> np.ndarray:
@@ -54,7 +52,7 @@ class SentenceTransformerEncoder:
         vectors = self.model.encode(
             inputs,
             prompt="",
-            batch_size=self.batch_size,
+            batch_size=1,
             normalize_embeddings=True,
             convert_to_numpy=True,
             show_progress_bar=progress,
@@ -76,15 +74,13 @@ class SentenceTransformerEncoder:
 RUNTIMES = ("torch", "onnx", "onnx-int8")
 
 
-def load_encoder(
-    model_path: str, runtime: str = "torch", dims: int | None = None, batch_size: int = 16, threads: int = 0
-) -> Encoder:
+def load_encoder(model_path: str, runtime: str = "torch", dims: int | None = None, threads: int = 0) -> Encoder:
     """The encoder for a runtime setting: ``torch`` (sentence-transformers, fp32), ``onnx`` (ONNX
     Runtime, fp32) or ``onnx-int8`` (ONNX Runtime, dynamic int8); ``dims`` truncates (Matryoshka)."""
     if runtime == "torch":
-        return SentenceTransformerEncoder(model_path, dims=dims, batch_size=batch_size)
+        return SentenceTransformerEncoder(model_path, dims=dims)
     if runtime not in RUNTIMES:
         raise ValueError(f"unknown runtime {runtime!r} (use {', '.join(RUNTIMES)})")
     from index.onnx import OnnxEncoder  # onnxruntime is imported only when asked for
 
-    return OnnxEncoder(model_path, runtime, dims=dims, batch_size=batch_size, threads=threads)
+    return OnnxEncoder(model_path, runtime, dims=dims, threads=threads)

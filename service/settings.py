@@ -31,7 +31,6 @@ class Settings(BaseSettings):
         Path.home() / ".cache" / "sourcier" / "models",
         description="Where the fetched model is kept between runs (outside git).",
     )
-    batch_size: int = Field(16, ge=1, le=512, description="Passages per encoder batch when building.")
     corpus: list[Path] = Field([ROOT / "corpus" / "articles"], description="Article files or folders (JSON list).")
     index_dir: Path = Field(ROOT / "var" / "index", description="Folder of the saved index.")
     data_dir: Path = Field(ROOT / "var" / "data", description="Folder of the service's SQLite databases.")
@@ -52,7 +51,12 @@ class Settings(BaseSettings):
         description="Keep the first DIMS dimensions of every vector "
         "(Matryoshka, e.g. 256 for a 3x smaller index); unset: the model's full size.",
     )
-    threads: int = Field(0, ge=0, description="ONNX Runtime threads per encoder call; 0: one per core.")
+    threads: int = Field(
+        0,
+        ge=0,
+        description="ONNX Runtime threads for a question; a build embeds that many passages at once, one "
+        "thread each (every text is embedded alone, so its vector never depends on the others); 0: one per core.",
+    )
     threshold: float | None = Field(
         None,
         description="Abstain below this answer score; default: the value "
@@ -177,9 +181,7 @@ class Settings(BaseSettings):
         """The encoder these settings describe (model, runtime, dims), the model fetched and verified first."""
         from index import fetch, model
 
-        return model.load_encoder(
-            fetch.resolve(self.model, self.model_cache), self.runtime, self.dims, self.batch_size, self.threads
-        )
+        return model.load_encoder(fetch.resolve(self.model, self.model_cache), self.runtime, self.dims, self.threads)
 
     def limits(self) -> Limits:
         return Limits(self.max_question_chars, self.max_top_k)

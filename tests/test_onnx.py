@@ -93,3 +93,37 @@ def test_int8_index_answers_verbatim_and_refuses_torch_queries(model_path, tmp_p
     torch_runtime = model_mod.load_encoder(model_path, "torch").runtime
     with pytest.raises(StoreError, match="runtime: index built with"):
         store.load(settings.index_dir, settings.index_config(), runtime=torch_runtime)
+
+
+@pytest.mark.parametrize("runtime", ["onnx-int8", "onnx"])
+def test_a_text_gets_the_same_vector_alone_and_in_any_batch(model_path, passages, runtime):
+    """Dynamic int8 scales activations per run: batched, a text's vector depended on its neighbours."""
+    texts, titles = passages[0][:6], passages[1][:6]
+    assert len(texts) == 6
+    mixed = [texts[5], "Non.", texts[0] * 3, texts[4], "Le mollet ? 🦵 L’œdème…", texts[2]]
+    encoder = model_mod.load_encoder(model_path, runtime)
+    together = encoder.encode_documents(texts, titles)
+    in_mixed = encoder.encode_documents(mixed, titles[:6])
+    for row, text in enumerate(texts):
+        alone = encoder.encode_documents([text], [titles[row]])[0]
+        assert np.array_equal(alone, together[row])
+    for position, row in ((0, 5), (3, 4), (5, 2)):
+        assert np.array_equal(in_mixed[position], together[row])
+    one_thread = model_mod.load_encoder(model_path, runtime, threads=1).encode_documents(texts, titles)
+    assert np.array_equal(one_thread, together)
+    queries = encoder.encode_queries(QUESTIONS[:6])
+    assert np.array_equal(encoder.encode_queries([QUESTIONS[3]])[0], queries[3])
+
+
+def test_full_and_incremental_builds_write_byte_identical_vectors(model_path, tmp_path):
+    settings = Settings(runtime="onnx-int8")
+    encoder, config = settings.load_encoder(), settings.index_config()
+    articles = load([SEED, SEED.parents[2] / "tests" / "fixtures" / "bulk.jsonl"])
+    store.save(build(articles, encoder, config), tmp_path / "full")
+    store.save(build(articles[:1], encoder, config), tmp_path / "first")
+    cache = store.reusable_vectors(tmp_path / "first", encoder.name, encoder.runtime, encoder.dims)
+    incremental = build(articles, encoder, config, cache=cache)
+    assert incremental.manifest.build.reused > 0 and incremental.manifest.build.embedded > 0
+    store.save(incremental, tmp_path / "incremental")
+    for name in ("sentences.faiss", "chunks.faiss", "pairs.npy"):
+        assert (tmp_path / "full" / name).read_bytes() == (tmp_path / "incremental" / name).read_bytes(), name
