@@ -30,7 +30,7 @@ class QualityRow:
     runtime: str
     dims: int
     questions: int
-    hit_at_1: float  # at the threshold calibrated for the runtime (its full size's for a truncated index)
+    hit_at_1: float  # at the threshold the index measured on its own corpus (service.core.abstention)
     hit_at_1_unthresholded: float
     recall_at_1: float
     recall_at_3: float
@@ -77,14 +77,7 @@ def _eval(set_name: str, runtime: str, dims: int | None) -> dict:
     }
     env.pop("SOURCIER_DIMS", None)
     if dims:
-        from service.core.calibration import CalibrationError
-        from service.settings import Settings
-
-        env["SOURCIER_DIMS"] = str(dims)
-        try:
-            Settings(runtime=runtime, dims=dims).answer_config()
-        except CalibrationError:  # no threshold of its own: the full size's
-            env["SOURCIER_THRESHOLD"] = str(Settings(runtime=runtime, dims=None).answer_config().threshold)
+        env["SOURCIER_DIMS"] = str(dims)  # each index measures its own threshold: none to carry over
     subprocess.run(
         [
             sys.executable,

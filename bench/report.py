@@ -262,7 +262,7 @@ def summary() -> str:
     if quality:
         lines += [
             "## Quality per runtime and size (`sourcier eval --no-baselines`; hit@1 and abstention at the "
-            "threshold calibrated for the runtime, its full size's for 256)",
+            "threshold each index measured on its own corpus)",
             "",
         ]
         lines += _table(

@@ -144,26 +144,30 @@ def score(
     """All metrics for one system; ``threshold`` decides abstention from each prediction's score."""
     answerable = [(q, p) for q, p in zip(questions, predictions) if q.answerable]
     unanswerable = [(q, p) for q, p in zip(questions, predictions) if not q.answerable]
-    answered = [(q, p) for q, p in answerable if p.score >= threshold and p.answer is not None]
-    n = len(answerable) or 1
+    # span metrics count the questions with a gold span; a doc-only question (its article known, no
+    # span) counts for doc@1 and abstention only
+    spanned = [(q, p) for q, p in answerable if q.answers]
+    answered = [(q, p) for q, p in spanned if p.score >= threshold and p.answer is not None]
+    n = len(spanned) or 1
 
     def mean(values: list[float]) -> float:
         return sum(values) / len(values) if values else 0.0
 
     def recall_at(k: int) -> float:
-        return mean([float(any(contains_gold(s, q) for s in p.passages[:k])) for q, p in answerable])
+        return mean([float(any(contains_gold(s, q) for s in p.passages[:k])) for q, p in spanned])
 
     def reciprocal_rank(q: EvalQuestion, p: Prediction) -> float:
         return next((1 / (i + 1) for i, s in enumerate(p.passages[:10]) if contains_gold(s, q)), 0.0)
 
-    golds = {q.id: [g.text for g in q.answers] for q, _ in answerable}
-    answer_texts = [p.answer.text for _, p in answered if p.answer is not None]
+    golds = {q.id: [g.text for g in q.answers] for q, _ in spanned}
+    answer_texts = [p.answer.text for q, p in answerable if p.score >= threshold and p.answer is not None]
     failures = [f for p in predictions for f in faithfulness_failures(p, texts)]
     checked = sum((p.answer is not None) + len(p.passages) for p in predictions)
     seconds = [p.seconds * 1000 for p in predictions]
     return {
         "questions": len(questions),
         "answerable": len(answerable),
+        "with_span": len(spanned),
         "unanswerable": len(unanswerable),
         "threshold": threshold if threshold > -1e9 else None,
         "retrieval": {
@@ -171,11 +175,11 @@ def score(
             "recall@1": recall_at(1),
             "recall@3": recall_at(3),
             "recall@10": recall_at(10),
-            "mrr@10": mean([reciprocal_rank(q, p) for q, p in answerable]),
+            "mrr@10": mean([reciprocal_rank(q, p) for q, p in spanned]),
         },
         "answers": {
             "hit@1": sum(contains_gold(p.answer, q) for q, p in answered) / n,
-            "hit@1_unthresholded": mean([float(contains_gold(p.answer, q)) for q, p in answerable]),
+            "hit@1_unthresholded": mean([float(contains_gold(p.answer, q)) for q, p in spanned]),
             "exact_match": sum((exact_match(p.answer.text, golds[q.id]) for q, p in answered if p.answer), 0.0) / n,
             "f1": sum((token_f1(p.answer.text, golds[q.id]) for q, p in answered if p.answer), 0.0) / n,
             "mean_chars": mean([float(len(t)) for t in answer_texts]),

@@ -1,7 +1,7 @@
 """The evaluation runner: build (or reuse) the set's index, ask every question with Sourcier and
 the baselines, score them with the same code, check the targets.
 
-Used by ``sourcier eval``, ``eval.calibrate`` and ``eval.explore``.
+Used by ``sourcier eval``, ``eval.abstention`` and ``eval.explore``.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from index.encoder import Encoder
 from index.ensure import ensure
 from index.search import Index
 from service.core import Answerer
+from service.startup import answerer_for
 
 if TYPE_CHECKING:
     from service.settings import Settings
@@ -51,6 +52,14 @@ TARGETS = {
     },
 }
 TARGETS["piaf-ci"] = TARGETS["piaf"]
+# The abstention issue's targets, and the right fiche first of the reader issue.
+TARGETS["service-public"] = {
+    "retrieval.doc@1": (">=", 0.95),
+    "abstention.abstain_rate": (">=", 0.90),
+    "abstention.false_abstain_rate": ("<=", 0.05),
+    "faithfulness.rate": (">=", 1.0),
+}
+TARGETS["service-public-ci"] = TARGETS["service-public"]
 
 # Regression floors guarded by CI (`--check`): a little under what the current code measures
 # (eval/results/*.md has the latest numbers), so a change that makes answers worse fails the build
@@ -140,7 +149,7 @@ def check_targets(name: str, scores: dict, targets: dict | None = None) -> list[
 
 
 def evaluate(eval_set: EvalSet, answerer: Answerer, baselines: list[System], progress: bool = False) -> dict:
-    """Scores of Sourcier (at its calibrated threshold) and of each baseline (always answering,
+    """Scores of Sourcier (at the threshold its index measured) and of each baseline (always answering,
     as the tutorial recipe does) on the same questions."""
     texts = {a.doc_id: a.text for a in eval_set.articles}
     report: dict[str, Any] = {
@@ -151,6 +160,9 @@ def evaluate(eval_set: EvalSet, answerer: Answerer, baselines: list[System], pro
         "index_version": answerer.index.version,
         "model": answerer.index.manifest.model.name,
         "runtime": answerer.index.manifest.model.runtime,
+        "abstention": None
+        if answerer.abstention is None
+        else {key: value for key, value in answerer.abstention.to_dict().items() if key != "scores"},
         "machine": {"platform": platform.platform(), "processor": platform.processor() or platform.machine()},
         "created_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "systems": {},
@@ -208,7 +220,7 @@ def run_set(
     work = settings.data_dir.parent / "eval"
     folder = index_dir or eval_folder(settings, eval_set)
     index = eval_index(eval_set, encoder, settings.index_config(), folder, progress)
-    answerer = Answerer(index, encoder, settings.answer_config())
+    answerer = answerer_for(index, encoder, settings.answer_config(), folder)
     baselines: list[System] = []
     if with_baselines:
         cache = work / "cache" / f"tutorial-{encoder.name}-{encoder.runtime}-{encoder.dims}"

@@ -17,6 +17,7 @@ from corpus.load import Article, load
 ROOT = Path(__file__).resolve().parents[1]
 SETS = ROOT / "eval" / "sets"
 PIAF = ROOT / "eval" / "data" / "piaf"
+SERVICE_PUBLIC = ROOT / "eval" / "data" / "service-public"
 
 
 class SetError(ValueError):
@@ -41,6 +42,7 @@ class EvalQuestion:
     answers: tuple[Gold, ...]
     answerable: bool
     style: str = ""
+    doc_only: bool = False  # answerable, its article known but no gold span (scored by article only)
 
 
 @dataclass
@@ -96,12 +98,15 @@ def read_questions(path: Path) -> list[EvalQuestion]:
 
 
 def validate(questions: list[EvalQuestion], articles: dict[str, Article]) -> None:
-    """Every answerable question names a known article and every gold span matches its text."""
+    """Every answerable question names a known article and every gold span matches its text.
+
+    An answerable question without a span (``doc_only``) counts for the article-level scores only.
+    """
     problems = []
     for q in questions:
         if not q.answerable:
             continue
-        if not q.answers:
+        if not q.answers and not q.doc_only:
             problems.append(f"{q.id}: answerable but no gold answer")
         article = articles.get(q.doc_id or "")
         if article is None:
@@ -164,6 +169,46 @@ def piaf_set(
     return EvalSet(name, _sample(relabelled, sample), [a for a in articles if a.doc_id in indexed], held_out)
 
 
+def service_public_set(
+    sample: int | None = None, articles_limit: int | None = None, name: str = "service-public"
+) -> EvalSet:
+    """service-public.fr fiches as shipped (see eval/data/service-public/README.md): the annotated
+    questions have a gold span, the fiche-title questions only their fiche, and the titles of fiches left
+    out of the corpus must abstain. ``articles_limit`` keeps a fixed subset of the fiches (chosen by
+    hash) and their questions, with every unanswerable one, for a CI-sized run."""
+    articles = load([SERVICE_PUBLIC / "articles.jsonl"])
+    if articles_limit is not None:
+        kept = set(sorted((a.doc_id for a in articles), key=_stable_rank)[:articles_limit])
+        articles = [a for a in articles if a.doc_id in kept]
+    questions = []
+    for line in (SERVICE_PUBLIC / "questions.jsonl").read_text(encoding="utf-8").splitlines():
+        record = json.loads(line)
+        kind = record["kind"]
+        answers = (Gold(record["answer_text"], int(record["answer_start"])),) if kind == "annotated_span" else ()
+        questions.append(
+            EvalQuestion(
+                record["id"],
+                record["question"],
+                record.get("doc_id"),
+                answers,
+                bool(record["answerable"]),
+                kind,
+                doc_only=kind == "title_doc_only",
+            )
+        )
+    by_id = {a.doc_id: a for a in articles}
+    questions = [q for q in questions if not q.answerable or q.doc_id in by_id]
+    validate(questions, by_id)
+    held_out = sorted(
+        {
+            json.loads(line).get("heldout_doc_id")
+            for line in (SERVICE_PUBLIC / "questions.jsonl").read_text(encoding="utf-8").splitlines()
+        }
+        - {None}
+    )
+    return EvalSet(name, _sample(questions, sample), articles, held_out)
+
+
 def from_file(path: Path, corpus: list[Path], sample: int | None = None) -> EvalSet:
     articles = load(corpus)
     questions = read_questions(path)
@@ -179,7 +224,13 @@ def load_set(name: str, sample: int | None = None, corpus: list[Path] | None = N
         return piaf_set(sample=sample)
     if name == "piaf-ci":
         return piaf_set(articles_limit=40, sample=sample, name="piaf-ci")
+    if name == "service-public":
+        return service_public_set(sample)
+    if name == "service-public-ci":
+        return service_public_set(sample, articles_limit=100, name="service-public-ci")
     path = Path(name)
     if not path.is_file():
-        raise SetError(f"unknown set {name!r}: use seed, piaf, piaf-ci or a JSONL file")
+        raise SetError(
+            f"unknown set {name!r}: use seed, piaf, piaf-ci, service-public, service-public-ci or a JSONL file"
+        )
     return from_file(path, corpus or [ROOT / "corpus" / "articles"], sample)

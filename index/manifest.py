@@ -59,6 +59,9 @@ class Manifest:
     corpus: CorpusStats
     build: BuildStats
     files: dict[str, str] | None = field(default=None)  # SHA-256 of each file; None until saved
+    # How this corpus scores questions it cannot answer, measured by the answering core when the index
+    # is built (``service.core.abstention``); opaque here. None: an index older than the measurement.
+    abstention: dict[str, Any] | None = field(default=None)
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON object of ``manifest.json``."""
@@ -75,6 +78,8 @@ class Manifest:
         }
         if self.files is not None:
             record["files"] = dict(self.files)
+        if self.abstention is not None:
+            record["abstention"] = dict(self.abstention)
         return record
 
     @classmethod
@@ -99,6 +104,7 @@ class Manifest:
             ),
             BuildStats(**{f.name: record["build"][f.name] for f in fields(BuildStats)}),
             None if files is None else dict(files),
+            record.get("abstention"),
         )
 
 

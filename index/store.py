@@ -30,7 +30,7 @@ from corpus.load import Article, Section
 from corpus.text import Span
 from index.config import IndexConfig
 from index.encoder import sha256_file
-from index.manifest import StoreError, check_compatible, read_manifest, write_manifest
+from index.manifest import MANIFEST, StoreError, check_compatible, read_manifest, write_manifest
 from index.search import Index
 
 log = logging.getLogger(__name__)
@@ -119,6 +119,23 @@ def save(index: Index, folder: Path) -> Path:
         raise
     log.info("index %s saved to %s", index.version, folder)
     return folder
+
+
+def record_abstention(folder: Path, version: str, abstention: dict[str, Any]) -> bool:
+    """Store the answering core's abstention measurement in the manifest of the index ``version`` at
+    ``folder``, atomically (a new manifest file replaces the old); False when another index is there now.
+    The manifest alone changes: the index's version and files stay what they were."""
+    folder = Path(folder)
+    manifest = read_manifest(folder)
+    if manifest.version != version:
+        return False
+    tmp = Path(tempfile.mkdtemp(prefix=".manifest-", dir=folder))
+    try:
+        write_manifest(replace(manifest, abstention=abstention), tmp)
+        os.replace(tmp / MANIFEST, folder / MANIFEST)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return True
 
 
 def _swap(new: Path, folder: Path) -> None:

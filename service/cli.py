@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import logging
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -20,6 +21,8 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 from service.settings import ROOT, Settings
 
 if TYPE_CHECKING:
+    from index.encoder import Encoder
+    from index.search import Index
     from service.core import Answerer, Result
 
 log = logging.getLogger("sourcier")
@@ -57,12 +60,14 @@ def cmd_build(args: argparse.Namespace) -> int:
     settings = _settings(args)
     config = settings.index_config()
     articles = load(settings.corpus)
-    # settings.load_encoder is called only to rebuild: an up-to-date index costs one manifest read
+    # the encoder is loaded only to rebuild or to measure the abstention threshold (once for both):
+    # an up-to-date index costs one manifest read
+    load_encoder = functools.cache(settings.load_encoder)
     ensured = ensure(
         settings.index_dir,
         articles,
         config,
-        settings.load_encoder,
+        load_encoder,
         force=args.force,
         progress=not args.quiet,
         load_current=False,
@@ -70,15 +75,40 @@ def cmd_build(args: argparse.Namespace) -> int:
     manifest = ensured.manifest
     if not ensured.built:
         print(f"index {manifest.version} is up to date ({manifest.corpus.articles} articles) at {settings.index_dir}")
-        return 0
-    corpus, build = manifest.corpus, manifest.build
-    print(
-        f"index {manifest.version} saved to {settings.index_dir}: {corpus.articles} articles, "
-        f"{corpus.sentences} sentences, {corpus.pairs} pairs, {corpus.chunks} chunks; "
-        f"embedded {build.embedded}, "
-        f"reused {build.reused}, {build.seconds} s"
-    )
+    else:
+        corpus, build = manifest.corpus, manifest.build
+        print(
+            f"index {manifest.version} saved to {settings.index_dir}: {corpus.articles} articles, "
+            f"{corpus.sentences} sentences, {corpus.pairs} pairs, {corpus.chunks} chunks; "
+            f"embedded {build.embedded}, "
+            f"reused {build.reused}, {build.seconds} s"
+        )
+    _measure_abstention(settings, ensured.index, load_encoder)
     return 0
+
+
+def _measure_abstention(settings: Settings, index: Index | None, load_encoder: Callable[[], Encoder]) -> None:
+    """Store the index's abstention measurement in its manifest unless a current one is there."""
+    from index import store
+    from service.core import abstention
+    from service.startup import answerer_for
+
+    config = replace(settings.answer_config(), threshold=None)  # measured even when SOURCIER_THRESHOLD wins
+    manifest = index.manifest if index is not None else store.read_manifest(settings.index_dir)
+    found = abstention.stored(manifest.abstention, config.scoring(), config.abstain_deviations, config.abstain_floor)
+    if found is None:
+        encoder = load_encoder()
+        if index is None:
+            index = store.load(
+                settings.index_dir, settings.index_config(), encoder.name, encoder.dims, runtime=encoder.runtime
+            )
+        found = answerer_for(index, encoder, config, settings.index_dir).abstention
+    if found is not None:
+        print(
+            f"abstains under {found.threshold:.3f}: its corpus's scores for {found.questions} off-topic "
+            f"questions, mean + {found.deviations} standard deviations, floor {found.floor}"
+            + (f" (SOURCIER_THRESHOLD={settings.threshold} is set and wins)" if settings.threshold is not None else "")
+        )
 
 
 def _read_batch(handle: TextIO) -> Iterator[tuple[int, dict[str, Any] | None, str | None]]:

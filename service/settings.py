@@ -3,17 +3,14 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, replace
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from index.config import IndexConfig
 from index.encoder import Encoder
-from service.core.calibration import calibrated_threshold
 from service.core.config import AnswerConfig, Limits
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -59,9 +56,22 @@ class Settings(BaseSettings):
     )
     threshold: float | None = Field(
         None,
-        description="Abstain below this answer score; default: the value "
-        "calibrated for the model, runtime, dims and scoring settings in service/core/calibration.json (refused "
-        "when they differ from the ones it was fitted with).",
+        description="Abstain below this answer score on every index; default: each index's own threshold, "
+        "measured on its corpus with the off-topic question bank (ABSTAIN_QUANTILE, ABSTAIN_MARGIN).",
+    )
+    abstain_deviations: float = Field(
+        1.58,
+        ge=-5,
+        le=10,
+        description="An index abstains under the mean plus this many standard deviations of its corpus's "
+        "best scores for the off-topic question bank (and never under ABSTAIN_FLOOR); higher abstains more. "
+        "Chosen by leave-one-corpus-out (python -m eval.abstention).",
+    )
+    abstain_floor: float = Field(
+        0.31,
+        ge=-1,
+        le=1,
+        description="The lowest threshold an index may measure for itself (chosen with ABSTAIN_DEVIATIONS).",
     )
     sentence_weight: float = Field(
         0.7,
@@ -188,10 +198,11 @@ class Settings(BaseSettings):
 
     def answer_config(self, threshold: float | None = None) -> AnswerConfig:
         """The answering core's frozen configuration. The threshold is ``threshold``, else the
-        setting, else the calibrated one — refused (CalibrationError) when it was fitted with
-        other scoring settings."""
-        config = AnswerConfig(
-            threshold=0.0,
+        setting, else None: each index's own (measured on its corpus, see service.core.abstention)."""
+        return AnswerConfig(
+            threshold=self.threshold if threshold is None else threshold,
+            abstain_deviations=self.abstain_deviations,
+            abstain_floor=self.abstain_floor,
             base_url=self.public_url,
             top_k=self.top_k,
             limits=self.limits(),
@@ -203,16 +214,6 @@ class Settings(BaseSettings):
             pair_length_cost=self.pair_length_cost,
             number_penalty=self.number_penalty,
         )
-        if threshold is None:
-            threshold = self.threshold
-        if threshold is None:
-            threshold = calibrated_threshold(self.calibrated_settings(config))
-        return replace(config, threshold=threshold)
-
-    def calibrated_settings(self, config: AnswerConfig | None = None) -> dict[str, Any]:
-        """What a calibrated threshold depends on: the index settings and the scoring ones."""
-        scoring = (config or self.answer_config(threshold=0.0)).scoring()
-        return asdict(self.index_config()) | scoring
 
 
 @lru_cache

@@ -3,13 +3,35 @@ model or settings) and the answering configuration. Used by the API's lifespan, 
 
 from __future__ import annotations
 
+import logging
+from pathlib import Path
+
 from index import store
+from index.encoder import Encoder
+from index.search import Index
 from service.core.answer import Answerer
+from service.core.config import AnswerConfig
 from service.settings import Settings
+
+log = logging.getLogger(__name__)
 
 
 def load_answerer(settings: Settings) -> Answerer:
     """Load the encoder and the index from ``settings`` and check them against each other."""
     encoder = settings.load_encoder()
     index = store.load(settings.index_dir, settings.index_config(), encoder.name, encoder.dims, runtime=encoder.runtime)
-    return Answerer(index, encoder, settings.answer_config())
+    return answerer_for(index, encoder, settings.answer_config(), settings.index_dir)
+
+
+def answerer_for(index: Index, encoder: Encoder, config: AnswerConfig, folder: Path | None = None) -> Answerer:
+    """The Answerer of ``index``; when it had to measure the index's abstention threshold (an index
+    older than the measurement, or other scoring settings), the measurement is stored in the
+    manifest at ``folder`` so that the next start reads it. A folder that cannot be written only costs
+    the measurement again."""
+    answerer = Answerer(index, encoder, config)
+    if answerer.measured_now and answerer.abstention is not None and folder is not None:
+        try:
+            store.record_abstention(folder, index.version, answerer.abstention.to_dict())
+        except (OSError, store.StoreError) as exc:
+            log.warning("could not store the abstention measurement in %s: %s", folder, exc)
+    return answerer

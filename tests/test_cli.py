@@ -53,9 +53,18 @@ def test_batch_answers_each_line_in_order_with_ids_and_errors(fake_answerer, tmp
 
 
 def test_build_skips_an_up_to_date_index_and_show_prints_it(tmp_path, seed_index, capsys, monkeypatch):
-    folder = store.save(seed_index, tmp_path / "index")
+    folder = store.save(seed_index, tmp_path / "index")  # saved without an abstention measurement
     monkeypatch.setenv("SOURCIER_MODEL", "fake-trigram")
+    loads = []
+    monkeypatch.setattr(Settings, "load_encoder", lambda self: loads.append(1) or FakeEncoder())
     assert cli.main(["build", "--corpus", str(SEED), "--index", str(folder)]) == 0
+    out = capsys.readouterr().out
+    assert "is up to date" in out and loads == [1]  # loaded to measure, not to rebuild
+    assert re.search(
+        r"abstains under [\d.]+: its corpus's scores for \d+ off-topic questions, mean \+ [\d.]+ standard", out
+    )
+    assert store.read_manifest(folder).abstention is not None
+    assert cli.main(["build", "--corpus", str(SEED), "--index", str(folder)]) == 0 and loads == [1]
     assert "is up to date" in capsys.readouterr().out
     assert cli.main(["show", "contractions-muscle-mollet", "--index", str(folder)]) == 0
     assert "Quel est le Muscle du Mollet?" in capsys.readouterr().out

@@ -3,11 +3,12 @@ import json
 import pytest
 
 from eval import metrics, report
+from eval.abstention import Scores, choose, leave_one_out
 from eval.baselines import BM25Sentences, TutorialRAG, char_chunks
-from eval.calibrate import balanced_threshold
 from eval.metrics import Prediction, Span
 from eval.run import check_targets, evaluate
 from eval.sets import SetError, load_set, piaf_set, read_questions, validate
+from service.core import abstention
 from tests.conftest import make_answerer
 
 
@@ -75,17 +76,33 @@ def test_faithfulness_catches_a_shifted_answer_and_a_citation_that_misses_it():
     assert metrics.faithfulness_failures(Prediction("q", good, 1.0, [], cited=elsewhere), texts)
 
 
-def test_balanced_threshold_separates_the_scores():
-    t = balanced_threshold([0.6, 0.7, 0.8], [0.1, 0.2, 0.65])
-    assert 0.2 < t <= 0.6
+def _corpus(shift: float) -> Scores:
+    """A corpus whose every score is moved by ``shift``: what a denser or sparser site does to cosines."""
+    answerable = [0.50 + i / 100 for i in range(40)]
+    return Scores(
+        [s + shift for s in answerable],
+        [s + shift for s in (0.2, 0.25, 0.3, 0.35, 0.38)],
+        [s + shift for s in (0.1 + i / 200 for i in range(50))],  # the bank: 0.1 … 0.345
+        [s + shift for s in (0.15, 0.2, 0.3)],
+    )
 
 
-def test_balanced_threshold_respects_the_false_abstention_cap():
-    answerable = [0.30] + [0.5 + i / 100 for i in range(19)]  # one answerable question scores low
-    unanswerable = [0.1, 0.2, 0.35, 0.4]
-    assert 0.4 < balanced_threshold(answerable, unanswerable) <= 0.5  # free: abstains on the low one
-    capped = balanced_threshold(answerable, unanswerable, max_false_abstain=0.0)
-    assert 0.2 < capped <= 0.30 and sum(s < capped for s in answerable) == 0
+def test_a_rule_chosen_on_other_corpora_transfers_only_when_it_follows_the_corpus():
+    scores = {"low": _corpus(0.0), "mid": _corpus(0.05), "high": _corpus(0.2)}
+    rows = {(r["rule"], r["left_out"]): r for r in leave_one_out(scores, ["low", "mid", "high"], [])}
+    fixed, bank = rows[("fixed", "high")], rows[("bank", "high")]
+    assert fixed["abstain"] < 0.5  # a threshold fitted on the two low corpora answers the high one's
+    assert bank["abstain"] == 1.0 and bank["false_abstain"] <= 0.05 and bank["off_domain"] == 1.0
+    deviations, floor = bank["params"]
+    assert bank["threshold"] == pytest.approx(abstention.rule_threshold(scores["high"].bank, deviations, floor))
+
+
+def test_the_chosen_rule_respects_the_false_abstention_cap():
+    scores = _corpus(0.0)
+    params = choose([scores], "bank")
+    t = abstention.rule_threshold(scores.bank, *params)
+    assert sum(s < t for s in scores.answerable) <= 0.05 * len(scores.answerable)
+    assert choose([Scores([0.1] * 10, [0.5], [0.6], [])], "bank") is None  # answerable under the whole bank
 
 
 def test_char_chunks_cover_the_text_with_overlap():

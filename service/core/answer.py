@@ -12,16 +12,22 @@ abstain: when the best score is under the calibrated threshold.
 
 from __future__ import annotations
 
+import logging
+import math
 import time
 
 import numpy as np
 
 from index.encoder import Encoder
 from index.search import Index
+from service.core import abstention
+from service.core.abstention import Abstention
 from service.core.cite import passage_url, section_title
 from service.core.config import AnswerConfig
 from service.core.lexical import Overlap, asks_quantity, has_number
 from service.core.results import Answer, Candidate, Candidates, Citation, Passage, Result
+
+log = logging.getLogger(__name__)
 
 SHORT_SENTENCE = 60  # characters: an answer this short is usually a fragment ("Plusieurs nerfs peuvent.")
 
@@ -36,10 +42,35 @@ class Answerer:
         texts = [index.articles[s.doc_id].text[s.start : s.end] for s in index.sentences]
         self.overlap = Overlap(texts)
         self.numbered = [has_number(text) for text in texts]
+        self.abstention: Abstention | None = None  # the index's own measurement, when it sets the threshold
+        self.measured_now = False  # the manifest held no current measurement: it was made now
+        if config.threshold is None and index.sentences:
+            self.abstention = self._abstention()
 
     @property
     def threshold(self) -> float:
-        return self.config.threshold
+        """The configured threshold, else the one this index's corpus measured (see ``abstention``)."""
+        if self.config.threshold is not None:
+            return self.config.threshold
+        return self.abstention.threshold if self.abstention is not None else math.inf
+
+    def _abstention(self) -> Abstention:
+        """The index manifest's bank measurement under the configured rule, else a new one (a few
+        seconds: the bank's questions asked once; ``sourcier build`` stores it in the manifest)."""
+        config, scoring = self.config, self.config.scoring()
+        found = abstention.stored(
+            self.index.manifest.abstention, scoring, config.abstain_deviations, config.abstain_floor
+        )
+        if found is not None:
+            return found
+        log.info("index %s: measuring its abstention threshold on the off-topic bank", self.index.version)
+        self.measured_now = True
+        return abstention.measure(
+            lambda question: self.candidates(question).ranked[0].score,
+            scoring,
+            config.abstain_deviations,
+            config.abstain_floor,
+        )
 
     def with_index(self, index: Index) -> Answerer:
         """The same encoder and configuration over another index (its lexical tables rebuilt)."""
@@ -49,9 +80,7 @@ class Answerer:
         """Answer ``question`` (already checked: ``check_question``); ``threshold`` overrides the
         calibrated one (the evaluation passes -inf to see the best candidate and its score)."""
         started = time.perf_counter()
-        result = self._answer(
-            question, top_k or self.config.top_k, self.config.threshold if threshold is None else threshold
-        )
+        result = self._answer(question, top_k or self.config.top_k, self.threshold if threshold is None else threshold)
         result.took_ms = round((time.perf_counter() - started) * 1000, 2)
         return result
 

@@ -17,9 +17,16 @@ class Limits:
 @dataclass(frozen=True)
 class AnswerConfig:
     """Everything that decides an answer. The scoring fields (weights, margins, candidate counts)
-    are also what a calibrated threshold was fitted with: see ``service.core.calibration``."""
+    are also what an index's abstention measurement was made with: other values measure it again.
 
-    threshold: float
+    ``threshold`` None: each index's own, from its off-topic bank scores under the rule
+    (``abstain_deviations``, ``abstain_floor``): see ``service.core.abstention``. A number: that
+    threshold on every index (``SOURCIER_THRESHOLD``, or the evaluation's explicit one).
+    """
+
+    threshold: float | None
+    abstain_deviations: float
+    abstain_floor: float
     base_url: str
     top_k: int
     limits: Limits
