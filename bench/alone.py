@@ -2,10 +2,10 @@
 
 ``python -m bench.alone [--runs 5]`` (not part of ``make bench``: run it after a change to
 ``index/onnx.py``). The baseline is the previous encoder's path measured in the same run on the same
-session and texts: a query tokenised with padding and run as a batch of one, and passages in length-sorted
-padded batches of 16 on the all-core session. Reported: medians over interleaved runs and their ratios,
-and the smallest cosine between a passage's batched and alone vectors (what the change removes).
-Writes ``bench/results/alone.json``.
+session and texts: a query tokenised with padding and run as a batch of one, and passages (sentences
+and chunks of service-public fiches) in length-sorted padded batches of 16 on the all-core session.
+Reported: medians over interleaved runs and their ratios, and the smallest cosine between a passage's
+batched and alone vectors (what the change removes). Writes ``bench/results/alone.json``.
 """
 
 from __future__ import annotations
@@ -53,11 +53,13 @@ def main(argv: list[str] | None = None) -> int:
     assert isinstance(encoder, OnnxEncoder)
     questions = [q.question for q in load_set("seed").questions[:40]]
     prompt = encoder.prompts.get("query", "")
-    article = load_set("seed").articles[0]
-    units = sentences(article) + chunks(article, sentences(article), 600, 1)
-    texts = [article.text[u.start : u.end] for u in units][::2][:160]
-    titles = [article.title] * len(texts)
-    passages = [f"title: {article.title} | text: {text}" for text in texts]
+    texts, titles = [], []
+    for article in load_set("service-public-ci").articles[:12]:  # sentences and chunks of mixed lengths
+        units = sentences(article) + chunks(article, sentences(article), 600, 1)
+        texts += [article.text[u.start : u.end] for u in units]
+        titles += [article.title] * len(units)
+    texts, titles = texts[::3][:160], titles[::3][:160]
+    passages = [f"title: {title} | text: {text}" for text, title in zip(texts, titles)]
     query_old, query_new, build_old, build_new = [], [], [], []
     for _ in range(args.runs):
         for question in questions:

@@ -15,7 +15,9 @@ The rules compared (each index's bank scores: its corpus's best scores for the s
 - ``bank-deviations``: the bank scores' mean plus k standard deviations;
 - ``bank``: ``max(floor, mean + k × std)``, the service's rule (``service.core.abstention``; settings
   ABSTAIN_DEVIATIONS and ABSTAIN_FLOOR).
-The ``bank`` rule chosen on all the sets is printed: it is what the settings' defaults should be.
+The ``bank`` rule chosen on all the sets is printed. The settings' defaults are the one chosen on the
+full sets (``--set seed --set piaf-ci --set service-public``); on the CI-sized sets the choice can differ
+a little (printed as a note), since fewer questions decide it.
 """
 
 from __future__ import annotations
@@ -39,8 +41,14 @@ from service.core import Answerer, abstention
 from service.settings import Settings
 
 MAX_FALSE_ABSTAIN = 0.05
-# Floors guarded by CI (`--check`): under what the current rule measures left out (eval/results/abstention.md).
-FLOORS = {"abstain": 0.0, "false_abstain": 1.0, "off_domain": 0.0}
+# Floors guarded by CI (`--check`) for the service's rule on each corpus left out: a little under what it
+# measures (eval/results/abstention.md), so a change that breaks the transfer fails the build. The issue's
+# targets (≥ 0.90 abstain, ≤ 0.05 false, ≥ 0.95 off-domain) are not all met yet: see eval/README.md.
+FLOORS: dict[str, dict[str, float]] = {
+    "seed": {"abstain": 0.55, "false_abstain": 0.05, "off_domain": 0.95},
+    "piaf-ci": {"abstain": 0.93, "false_abstain": 0.08, "off_domain": 0.93},
+    "service-public-ci": {"abstain": 0.85, "false_abstain": 0.05, "off_domain": 0.98},
+}
 
 
 @dataclass
@@ -197,7 +205,12 @@ def markdown(rows: list[dict[str, Any]], chosen: dict[str, Any]) -> str:
             f"| {row['rule']} | {row['left_out']} | {', '.join(str(p) for p in row['params'])} | "
             f"{row['threshold']:.3f} | {row['abstain']:.3f} | {row['false_abstain']:.3f} | {row['off_domain']:.3f} |"
         )
-    lines += ["", f"Rule chosen on all the sets (the settings' defaults): `{json.dumps(chosen)}`.", ""]
+    lines += [
+        "",
+        f"Rule chosen on all these sets: `{json.dumps(chosen)}` (the settings' defaults were chosen on seed, "
+        "piaf-ci and the full service-public set: eval/README.md).",
+        "",
+    ]
     return "\n".join(lines)
 
 
@@ -209,7 +222,7 @@ def check(rows: list[dict[str, Any]]) -> list[str]:
         if row["params"] is None:
             missed.append(f"{row['left_out']}: no bank rule fits the other corpora")
             continue
-        for key, floor in FLOORS.items():
+        for key, floor in FLOORS.get(row["left_out"], {}).items():
             ok = row[key] <= floor if key == "false_abstain" else row[key] >= floor
             if not ok:
                 missed.append(f"{row['left_out']}: {key} {row[key]:.3f}, floor {floor}")
@@ -235,7 +248,7 @@ def main(argv: list[str] | None = None) -> int:
     print(table)
     defaults = {"abstain_deviations": settings.abstain_deviations, "abstain_floor": settings.abstain_floor}
     if chosen and chosen != defaults:
-        print(f"note: the settings' defaults are {defaults}, the sets choose {chosen}")
+        print(f"note: the settings' defaults are {defaults} (chosen on the full sets), these sets choose {chosen}")
     if args.markdown:
         Path(args.markdown).write_text(table, encoding="utf-8")
     if args.json:

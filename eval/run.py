@@ -70,6 +70,12 @@ FLOORS = {
         "abstention.auroc": (">=", 0.90),
         "answers.mean_chars": ("<=", 215.0),
     },
+    "service-public-ci": {
+        "answers.hit@1_unthresholded": (">=", 0.50),
+        "abstention.auroc": (">=", 0.97),
+        "retrieval.doc@1": (">=", 0.94),
+        "answers.mean_chars": ("<=", 195.0),
+    },
     "piaf-ci": {
         "answers.hit@1_unthresholded": (">=", 0.69),
         "abstention.auroc": (">=", 0.97),
