@@ -1,9 +1,12 @@
+from dataclasses import replace
+
 import pytest
 from fastapi.testclient import TestClient
 
 from corpus.load import load
 from index.build import build
 from service.settings import Settings
+from service.startup import answerer_for
 from service.web.app import create_app
 from tests.conftest import FIXTURES, SEED, make_answerer
 
@@ -119,6 +122,14 @@ def test_health_reports_model_index_and_counts(client):
     assert body["status"] == "ok" and body["model"] == "fake-trigram"
     assert body["index_version"] == client.index.version and body["articles"] == 5
     assert body["sentences"] == len(client.index.sentences)
+    assert body["threshold"] == 0.3 and body["threshold_from"] == "setting"
+
+
+def test_health_says_the_threshold_the_index_measured(seed_index, encoder):
+    measured = answerer_for(seed_index, encoder, replace(Settings().answer_config(), threshold=None))
+    with TestClient(create_app(Settings(), loader=lambda _: measured)) as test_client:
+        body = test_client.get("/api/health").json()
+    assert body["threshold_from"] == "index" and body["threshold"] == measured.abstention.threshold
 
 
 def test_home_lists_articles_escaped(client):

@@ -73,6 +73,8 @@ class HealthOut(BaseModel):
     articles: int
     sentences: int
     chunks: int
+    threshold: float  # the score under which answers abstain
+    threshold_from: str  # "index": measured on its corpus (the default); "setting": SOURCIER_THRESHOLD
 
 
 class FeedbackRequest(BaseModel):

@@ -1,4 +1,5 @@
-"""``/api/health``: what is served (model, runtime, index version and size), for probes and operators."""
+"""``/api/health``: what is served (model, runtime, index version and size, the abstention threshold and
+where it comes from), for probes and operators."""
 
 from __future__ import annotations
 
@@ -24,4 +25,6 @@ def health(answerer: AnswererDep) -> dict[str, Any]:
         "articles": corpus.articles,
         "sentences": corpus.sentences,
         "chunks": corpus.chunks,
+        "threshold": answerer.threshold,
+        "threshold_from": "index" if answerer.abstention is not None else "setting",
     }
