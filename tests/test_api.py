@@ -71,6 +71,7 @@ def test_post_and_get_ask_return_the_same_verbatim_contract(client):
         ({"question": "ok", "top_k": 0}, "invalid_top_k"),
         ({"question": "ok", "top_k": 1000}, "invalid_top_k"),
         ({"question": "ok", "top_k": "beaucoup"}, "invalid_request"),
+        ({"question": "ok", "top_k": True}, "invalid_request"),  # found by the schema fuzzer: true is not 1
     ],
 )
 def test_bad_questions_get_the_json_error_shape(client, payload, code):

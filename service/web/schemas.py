@@ -3,14 +3,22 @@ format is stated in one place and documented in the OpenAPI schema)."""
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
+
+
+def _not_a_boolean(value: object) -> object:
+    """JSON's true is not the number 1: pydantic's lax mode would take it, the schema says integer.
+    (Digits in a string stay accepted, as in the query string.)"""
+    if isinstance(value, bool):
+        raise ValueError("a number is expected, not true or false")
+    return value
 
 
 class AskRequest(BaseModel):
     question: str = Field(..., description="La question du lecteur, en français.")
-    top_k: int | None = Field(
+    top_k: Annotated[int, BeforeValidator(_not_a_boolean)] | None = Field(
         None, description="Nombre de passages (et de réponses) à renvoyer ; par défaut le réglage SOURCIER_TOP_K."
     )
 
