@@ -180,9 +180,10 @@ def service_public_set(
     if articles_limit is not None:
         kept = set(sorted((a.doc_id for a in articles), key=_stable_rank)[:articles_limit])
         articles = [a for a in articles if a.doc_id in kept]
+    lines = (SERVICE_PUBLIC / "questions.jsonl").read_text(encoding="utf-8").splitlines()
+    records = [json.loads(line) for line in lines]
     questions = []
-    for line in (SERVICE_PUBLIC / "questions.jsonl").read_text(encoding="utf-8").splitlines():
-        record = json.loads(line)
+    for record in records:
         kind = record["kind"]
         answers = (Gold(record["answer_text"], int(record["answer_start"])),) if kind == "annotated_span" else ()
         questions.append(
@@ -199,13 +200,7 @@ def service_public_set(
     by_id = {a.doc_id: a for a in articles}
     questions = [q for q in questions if not q.answerable or q.doc_id in by_id]
     validate(questions, by_id)
-    held_out = sorted(
-        {
-            json.loads(line).get("heldout_doc_id")
-            for line in (SERVICE_PUBLIC / "questions.jsonl").read_text(encoding="utf-8").splitlines()
-        }
-        - {None}
-    )
+    held_out = sorted({record["heldout_doc_id"] for record in records if record.get("heldout_doc_id")})
     return EvalSet(name, _sample(questions, sample), articles, held_out)
 
 
