@@ -7,7 +7,7 @@ passage that matches; each is answered together with a neighbour when the pair's
 matches the question clearly better (a two-part question) or when it is a fragment;
 cite: the answer's offsets into the article; its text is cut from the article by those offsets,
 so the two cannot disagree (``article.text[start:end] == answer.text`` by construction);
-abstain: when the best score is under the calibrated threshold.
+abstain: when the best score is under the threshold (by default the one the index measured on its corpus).
 """
 
 from __future__ import annotations
@@ -78,7 +78,7 @@ class Answerer:
 
     def answer(self, question: str, top_k: int | None = None, threshold: float | None = None) -> Result:
         """Answer ``question`` (already checked: ``check_question``); ``threshold`` overrides the
-        calibrated one (the evaluation passes -inf to see the best candidate and its score)."""
+        one of this index (the evaluation passes -inf to see the best candidate and its score)."""
         started = time.perf_counter()
         result = self._answer(question, top_k or self.config.top_k, self.threshold if threshold is None else threshold)
         result.took_ms = round((time.perf_counter() - started) * 1000, 2)
