@@ -210,6 +210,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from service.startup import load_answerer
+    from service.web.access import log_config
     from service.web.app import create_app
 
     settings = _settings(args)
@@ -222,7 +223,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
         host=host,
         port=port,
         server_header=False,
-        log_level="info",
+        log_config=log_config("info"),
+        access_log=False,  # uvicorn's names the reader's address and the query string: service.web.access logs instead
     )
     return 0
 

@@ -116,6 +116,13 @@ class Settings(BaseSettings):
     host: str = Field("127.0.0.1", description="Address `sourcier serve` listens on.")
     port: int = Field(8000, ge=1, le=65535, description="Port `sourcier serve` listens on.")
     cors_origins: list[str] = Field([], description="Origins allowed to call the API from a browser (JSON list).")
+    access_log: str = Field(
+        "paths",
+        pattern="^(paths|full|off)$",
+        description="What `sourcier serve` logs of each request (JSON lines on stderr): 'paths' (method, "
+        "path without its query string, status, time: no address, no question), 'full' (with the client's "
+        "address and the query string: personal data, for debugging, turn it on knowingly) or 'off'.",
+    )
     query_log: bool = Field(
         False,
         description="Record every question asked through the API (text, time, "

@@ -13,6 +13,7 @@ from service.core.answer import Answerer
 from service.db import Database
 from service.settings import Settings, get_settings
 from service.startup import load_answerer
+from service.web.access import AccessLog
 from service.web.errors import install_handlers
 from service.web.guard import Guard, JSONErrorCORS
 from service.web.reload import IndexReloader
@@ -66,6 +67,7 @@ def create_app(settings: Settings | None = None, loader: Loader = load_answerer)
             allow_methods=["GET", "POST"],
             allow_headers=["Content-Type"],
         )
+    app.add_middleware(AccessLog, mode=settings.access_log)  # outermost: it sees every answer, refusals too
     install_handlers(app)
     for module in (ask, articles, health, feedback, widget):
         app.include_router(module.router)
