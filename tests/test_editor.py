@@ -13,6 +13,7 @@ from service.core import Answerer
 from service.db import Feedback
 from service.settings import Settings
 from service.web.app import create_app
+from service.web.routes import editor
 from tests.conftest import make_answerer
 from tests.test_api import assert_error
 
@@ -69,11 +70,13 @@ def test_questions_asked_through_the_api_appear_for_editors_with_the_token(clien
         uncovered
     )
 
-    page = client.get("/editor/coverage", params={"token": TOKEN})
+    logged_in = client.post("/editor/login", data={"token": TOKEN}, follow_redirects=False)
+    assert logged_in.status_code == 303 and logged_in.headers["location"] == "/editor/coverage"
+    page = client.get("/editor/coverage")  # the session cookie, no token anywhere
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
     assert "Comment réinitialiser mon mot de passe ?" in page.text
     assert "&lt;b&gt;gras&lt;/b&gt;" in page.text and "<b>gras</b>" not in page.text
-    assert f'name="token" value="{TOKEN}"' in page.text  # the period form keeps the token
+    assert TOKEN not in page.text and 'name="token"' not in page.text  # the period form carries no token
 
 
 @pytest.mark.parametrize(
@@ -95,9 +98,51 @@ def test_without_the_right_token_editors_pages_reveal_nothing(client, headers, p
         assert "mot de passe" not in response.text and "mollet" not in response.text
 
 
+def test_the_login_form_sets_a_strict_session_cookie_and_the_url_never_carries_the_token(strict):
+    with make_client(strict, query_log=True, editor_token=TOKEN) as client:
+        form = client.get("/editor/login")
+        assert form.status_code == 200 and 'type="password"' in form.text and 'method="post"' in form.text
+        assert client.get("/editor/coverage", params={"token": TOKEN}).status_code == 401
+        wrong = client.post("/editor/login", data={"token": TOKEN + "x"}, follow_redirects=False)
+        assert_error(wrong, 401, "unauthorized")
+        assert editor.COOKIE not in wrong.headers.get("set-cookie", "")
+        response = client.post("/editor/login", data={"token": TOKEN}, follow_redirects=False)
+        cookie = response.headers["set-cookie"]
+        assert cookie.startswith(f"{editor.COOKIE}=") and TOKEN not in cookie
+        for flag in ("HttpOnly", "SameSite=strict", "Path=/", f"Max-Age={editor.SESSION_SECONDS}"):
+            assert flag.lower() in cookie.lower(), flag
+        assert "secure" not in cookie.lower()  # plain HTTP here; over HTTPS it is Secure (below)
+        assert client.get("/api/editor/coverage").status_code == 200
+        assert client.post("/editor/logout", follow_redirects=False).status_code == 303
+        assert client.get("/api/editor/coverage").status_code == 401
+    secret = TOKEN.encode()
+    for value in (
+        editor.session(secret, int(time.time()) - 1),  # expired
+        editor.session(b"another token", int(time.time()) + 3600),  # made with another token
+        editor.session(secret, int(time.time()) + 3600)[:-1] + "0",  # altered
+        TOKEN,
+        "",
+    ):
+        with make_client(strict, editor_token=TOKEN) as client:
+            client.cookies.set(editor.COOKIE, value)
+            assert_error(client.get("/api/editor/coverage"), 401, "unauthorized")
+    with make_client(strict, editor_token=TOKEN) as client:
+        client.cookies.set(editor.COOKIE, editor.session(secret, int(time.time()) + 60))
+        assert client.get("/editor/coverage").status_code == 200
+
+
+def test_the_session_cookie_is_secure_over_https(strict):
+    with make_client(strict, editor_token=TOKEN) as client:
+        client.base_url = client.base_url.copy_with(scheme="https")
+        response = client.post("/editor/login", data={"token": TOKEN}, follow_redirects=False)
+        assert response.status_code == 303 and "secure" in response.headers["set-cookie"].lower()
+
+
 def test_without_a_configured_token_editors_pages_do_not_exist(strict):
     with make_client(strict, query_log=True) as client:
         client.post("/api/ask", json={"question": "crampe la nuit"})
+        for method, path in (("get", "/editor/login"), ("post", "/editor/login"), ("post", "/editor/logout")):
+            assert_error(getattr(client, method)(path), 404, "not_found")
         for path in ("/api/editor/coverage", "/editor/coverage"):
             for params in ({}, {"token": ""}, {"token": "None"}):
                 response = client.get(path, params=params, headers={"Authorization": "Bearer "})

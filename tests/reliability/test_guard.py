@@ -140,7 +140,7 @@ def test_security_headers_on_every_response(corpus_index):
             assert responses[path].headers["content-security-policy"] == PAGE_CSP
         assert "script-src 'self'" in PAGE_CSP and "unsafe-inline" not in PAGE_CSP.split("style-src")[0]
         assert "content-security-policy" not in responses["/api/health"].headers
-        report = client.get("/editor/coverage", params={"token": TOKEN})
+        report = client.get("/editor/coverage", headers={"Authorization": f"Bearer {TOKEN}"})
         assert report.status_code == 200  # the report's inline sorting script keeps its own policy
         assert report.headers["content-security-policy"] == editor.PRIVATE["Content-Security-Policy"]
         assert report.headers.get_list("referrer-policy") == ["no-referrer"]
@@ -190,8 +190,10 @@ def test_editor_token_compared_in_constant_time_and_nothing_leaks(corpus_index, 
                 assert response.headers["www-authenticate"] == "Bearer"
                 bodies.add(response.content)
         assert len(bodies) == 1  # the same answer whatever was wrong with the token
-        assert calls and all(b == TOKEN.encode() for _, b in calls)
-        assert client.get("/api/editor/coverage", params={"token": TOKEN}).status_code == 200
+        # Every comparison is with the token (a bearer header) or with a session value (no header: the cookie).
+        assert calls and all(b == TOKEN.encode() or b.startswith(b"0.") for _, b in calls)
+        assert client.get("/api/editor/coverage", params={"token": TOKEN}).status_code == 401  # never in the URL
+        assert client.get("/api/editor/coverage", headers={"Authorization": f"Bearer {TOKEN}"}).status_code == 200
 
 
 @pytest.mark.parametrize(
