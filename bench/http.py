@@ -47,14 +47,18 @@ def start_server(index: Path, runtime: str, port: int = PORT) -> subprocess.Pope
         "OPENBLAS_NUM_THREADS": "1",
     }
     command = [sys.executable, "-m", "service.cli", "serve", "--index", str(index), "--port", str(port)]
-    server = subprocess.Popen(
-        command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True
-    )
+    # The server's log goes to a file: a pipe nobody reads fills up (one access line per request) and
+    # blocks the server mid-benchmark.
+    log_path = WORK / f"serve-{port}.log"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(log_path, "wb") as log:
+        server = subprocess.Popen(
+            command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=log, start_new_session=True
+        )
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline:
         if server.poll() is not None:
-            stderr = server.stderr.read().decode() if server.stderr else ""
-            raise RuntimeError(f"sourcier serve exited: {stderr[-2000:]}")
+            raise RuntimeError(f"sourcier serve exited: {log_path.read_text(errors='replace')[-2000:]}")
         try:
             if httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=2).status_code == 200:
                 return server
