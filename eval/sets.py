@@ -18,6 +18,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SETS = ROOT / "eval" / "sets"
 PIAF = ROOT / "eval" / "data" / "piaf"
 SERVICE_PUBLIC = ROOT / "eval" / "data" / "service-public"
+PIAF_CI_ARTICLES = 40  # piaf-ci's articles with questions: the first 40 in the stable order (held-out ones among them)
 
 
 class SetError(ValueError):
@@ -169,6 +170,21 @@ def piaf_set(
     return EvalSet(name, _sample(relabelled, sample), [a for a in articles if a.doc_id in indexed], held_out)
 
 
+def piaf_training(validation_share: float = 0.2) -> tuple[EvalSet, set[str]]:
+    """The reader's data: the PIAF articles with questions that no evaluation set reports on — all but
+    piaf-ci's (among which whole-PIAF's held-out ones), the same stable order as ``piaf_set`` — with their
+    questions, and the fixed share of them (chosen by another hash) that validates rather than trains."""
+    articles = load([PIAF / "articles.jsonl"])
+    questions = read_questions(PIAF / "dev_questions.jsonl")
+    validate(questions, {a.doc_id: a for a in articles})
+    ranked = sorted({q.doc_id for q in questions if q.doc_id is not None}, key=_stable_rank)
+    pool = set(ranked[PIAF_CI_ARTICLES:])
+    by_hash = sorted(pool, key=lambda doc_id: _stable_rank(f"reader-validation {doc_id}"))
+    validation = set(by_hash[: round(len(by_hash) * validation_share)])
+    kept = [q for q in questions if q.doc_id in pool]
+    return EvalSet("piaf-training", kept, [a for a in articles if a.doc_id in pool]), validation
+
+
 def service_public_set(
     sample: int | None = None, articles_limit: int | None = None, name: str = "service-public"
 ) -> EvalSet:
@@ -218,7 +234,7 @@ def load_set(name: str, sample: int | None = None, corpus: list[Path] | None = N
     if name == "piaf":
         return piaf_set(sample=sample)
     if name == "piaf-ci":
-        return piaf_set(articles_limit=40, sample=sample, name="piaf-ci")
+        return piaf_set(articles_limit=PIAF_CI_ARTICLES, sample=sample, name="piaf-ci")
     if name == "service-public":
         return service_public_set(sample)
     if name == "service-public-ci":
