@@ -77,16 +77,22 @@ def _answerer(runtime: str, corpus: str, encoder: TimedEncoder) -> Answerer:
 
 
 def ensure_seed_index(runtime: str, encoder: Any) -> None:
-    """The seed article's index for ``runtime`` (built once; the PIAF one comes from the build benchmark)."""
+    """The seed article's index for ``runtime``, with its abstention threshold measured (built once; the PIAF
+    one comes from the build benchmark)."""
     from bench.common import SEED
     from corpus.load import load
+    from service.startup import answerer_for
 
     settings = bench_settings(runtime=runtime)
     folder = index_folder("seed", runtime, None)
     try:
-        store.load(folder, settings.index_config(), encoder.name, encoder.dims, runtime=encoder.runtime)
+        index = store.load(folder, settings.index_config(), encoder.name, encoder.dims, runtime=encoder.runtime)
     except StoreError:
         store.save(build(load([SEED]), encoder, settings.index_config()), folder)
+        index = store.load(folder, settings.index_config(), encoder.name, encoder.dims, runtime=encoder.runtime)
+    # Its abstention measurement stored as `sourcier build` stores it, so that a server started on it
+    # (http, memory) starts as a deployed one does, without measuring the bank first.
+    answerer_for(index, encoder, settings.answer_config(), folder)
 
 
 def _interleave(

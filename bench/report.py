@@ -34,7 +34,8 @@ def summary() -> str:
     build, query, http, cold, scale, quality = (
         _load(n) for n in ("build", "query", "http", "coldstart", "scale", "quality")
     )
-    first = next((r for r in (build, query, http, cold, scale, quality) if r), None)
+    memory = _load("memory")
+    first = next((r for r in (build, query, http, cold, memory, scale, quality) if r), None)
     if first is None:
         return "\n".join(lines + ["No results yet: run `make bench`.", ""])
     m = first["machine"]
@@ -52,6 +53,7 @@ def summary() -> str:
             ("query", query),
             ("http", http),
             ("coldstart", cold),
+            ("memory", memory),
             ("scale", scale),
             ("quality", quality),
         )
@@ -259,6 +261,16 @@ def summary() -> str:
         )
         for r in cold["rows"]:
             _check(targets, f"cold start ({r['runtime']}, {r['index']})", r["seconds_p50"], "<=", 10, " s")
+    if memory:
+        lines += ["## 7. Memory of one replica (`sourcier serve` on the seed index, after 20 answers; medians)", ""]
+        lines += _table(
+            ["runtime", "runs", "steady RSS MB", "peak RSS MB", "steady vs torch"],
+            [[r["runtime"], r["runs"], r["steady_mb"], r["peak_mb"], r["steady_vs_torch"]] for r in memory["rows"]],
+        )
+        for r in memory["rows"]:
+            if r["runtime"] == "onnx-int8":
+                _check(targets, "replica steady RSS (onnx-int8, seed)", r["steady_mb"], "<=", 700, " MB")
+                _check(targets, "replica peak RSS (onnx-int8, seed)", r["peak_mb"], "<=", 900, " MB")
     if quality:
         lines += [
             "## Quality per runtime and size (`sourcier eval --no-baselines`; hit@1 and abstention at the "

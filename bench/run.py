@@ -3,7 +3,7 @@
     python -m bench.run [--runtime onnx-int8] [--only query,http,...] [--rounds 2]
 
 Order: build (makes the PIAF index the others use), query (floor and answer() for every runtime),
-http, cold start, scale, quality. Each writes ``bench/results/<name>.json``; the summary is
+http, cold start, memory per replica, scale, quality. Each writes ``bench/results/<name>.json``; the summary is
 ``bench/results/README.md`` (linked from the README; read in bench/README.md).
 """
 
@@ -20,7 +20,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 from bench import common
 
-STEPS = ("build", "query", "http", "coldstart", "scale", "quality")
+STEPS = ("build", "query", "http", "coldstart", "memory", "scale", "quality")
 RUNTIMES = ["torch", "onnx", "onnx-int8"]
 
 
@@ -88,6 +88,10 @@ def _run_step(step: str, args: argparse.Namespace, questions: list[str]) -> dict
                 coldstart.run(index_folder("piaf-480", args.runtime, None), args.runtime),
             ]
         }
+    if step == "memory":
+        from bench import memory
+
+        return {"rows": memory.run()}
     if step == "scale":
         from bench import scale
 

@@ -62,7 +62,7 @@ def test_onnx_fp32_gives_torch_vectors(model_path, passages, torch_vectors):
 
 def test_onnx_int8_is_close_to_torch_but_not_the_same_runtime(model_path, passages, torch_vectors):
     encoder = model_mod.load_encoder(model_path, "onnx-int8")
-    assert encoder.runtime.endswith("-int8-alone")
+    assert encoder.runtime.endswith("-int8emb-alone")
     queries, documents = encoder.encode_queries(QUESTIONS), encoder.encode_documents(*passages)
     for got, want in ((queries, torch_vectors[0]), (documents, torch_vectors[1])):
         cosines = _cosines(got, want)

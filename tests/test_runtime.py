@@ -53,7 +53,7 @@ def _fake_export(folder, monkeypatch):
     (folder / "model-int8.onnx").write_bytes(b"graph")
     stat = (folder / "model-int8.onnx").stat()
     entry = {
-        "recipe": onnx_mod.RECIPE,
+        "recipe": onnx_mod.RECIPES["int8"],
         "source": {"model.safetensors": "abc"},
         "versions": onnx_mod.library_versions(),
         "files": {
@@ -73,9 +73,9 @@ def test_cached_export_is_trusted_only_when_model_recipe_versions_and_bytes_matc
     assert current()
     assert not current({"model.safetensors": "another model"})
     assert not onnx_mod.stamp_is_current(onnx_mod.read_stamp(tmp_path), "fp32", source, tmp_path)
-    monkeypatch.setattr(onnx_mod, "RECIPE", onnx_mod.RECIPE + 1)
+    monkeypatch.setitem(onnx_mod.RECIPES, "int8", onnx_mod.RECIPES["int8"] + 1)
     assert not current()
-    monkeypatch.setattr(onnx_mod, "RECIPE", onnx_mod.RECIPE - 1)
+    monkeypatch.setitem(onnx_mod.RECIPES, "int8", onnx_mod.RECIPES["int8"] - 1)
     (tmp_path / "model-int8.onnx").write_bytes(b"grAph")  # same size, new mtime: re-hashed, refused
     assert not current()
     (tmp_path / "model-int8.onnx").write_bytes(b"graph")  # same bytes again: re-hashed, trusted
