@@ -41,7 +41,11 @@ class SentenceTransformerEncoder:
         self._has_document_prompt = "document" in (self.model.prompts or {})
 
     def encode_queries(self, texts: list[str]) -> np.ndarray:
-        vectors = self.model.encode_query(texts, batch_size=1, normalize_embeddings=True, convert_to_numpy=True)
+        # No progress bar: sentence-transformers shows one whenever logging is at INFO, as `sourcier serve`'s
+        # is, and the served log must stay one JSON object per line.
+        vectors = self.model.encode_query(
+            texts, batch_size=1, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
+        )
         return np.asarray(vectors, dtype=np.float32)
 
     def encode_documents(self, texts: list[str], titles: list[str], progress: bool = False) -> np.ndarray:

@@ -207,6 +207,7 @@ def format_result(result: Result) -> str:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")  # the served log is JSON lines: no bars
     import uvicorn
 
     from service.startup import load_answerer
