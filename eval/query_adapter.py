@@ -1,6 +1,6 @@
 """Measure a reader idea offline: query-side fine-tuning of the question vector (issue 14, first option).
 
-    python -m eval.query_adapter                      # the recipes of eval/README.md, ~15 min once indexed
+    python -m eval.query_adapter                      # the recipes of eval/README.md, ~20 min with its index
     python -m eval.query_adapter --hidden 16 --epochs 4 --learning-rate 3e-4
 
 A small residual network on the bi-encoder's question vector (``q + up(gelu(down(q)))``, normalised) is
