@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import json
 import statistics
 import subprocess
 import sys
@@ -22,11 +21,10 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.common import WORK, bench_settings, machine
+from bench.common import WORK, bench_settings, write
 from eval.sets import load_set
-from index.onnx import OnnxEncoder
+from index.onnx import OnnxEncoder, open_session
 
-RESULTS = Path(__file__).resolve().parent / "results" / "quantised.json"
 CHILD = """
 import sys, numpy as np, onnxruntime as ort
 options = ort.SessionOptions()
@@ -51,13 +49,9 @@ def matmul_only(source: Path) -> Path:
 
 
 def _on_file(encoder: OnnxEncoder, path: Path) -> OnnxEncoder:
-    """The same encoder (tokenizer, prompt, query path) running another ONNX file, as the service would."""
-    import onnxruntime as ort
-
-    options = ort.SessionOptions()
-    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    """The same encoder (tokenizer, prompt, query path, session options) running another ONNX file."""
     other = copy.copy(encoder)
-    other.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    other.session = open_session(path, threads=0)  # one per core: SOURCIER_THREADS' default, the encoder's own
     return other
 
 
@@ -90,7 +84,6 @@ def main(argv: list[str] | None = None) -> int:
     cosines = (np.array(vectors["matmul_only"]) * np.array(vectors["with_embedding_table"])).sum(axis=1)
     memory = {name: _memory(path) for name, path in files.items()}
     result = {
-        "machine": machine(),
         "runs": args.runs,
         "questions": len(questions),
         "file_mb": {name: round(path.stat().st_size / 2**20, 1) for name, path in files.items()},
@@ -100,9 +93,7 @@ def main(argv: list[str] | None = None) -> int:
         "query_vector_cosine_min": round(float(cosines.min()), 4),
         "query_vector_cosine_mean": round(float(cosines.mean()), 4),
     }
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
-    print(json.dumps(result, indent=1))
+    print(write("quantised", result).read_text(encoding="utf-8"))
     return 0
 
 

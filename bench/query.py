@@ -88,8 +88,8 @@ def ensure_seed_index(runtime: str, encoder: Any) -> None:
     try:
         index = store.load(folder, settings.index_config(), encoder.name, encoder.dims, runtime=encoder.runtime)
     except StoreError:
-        store.save(build(load([SEED]), encoder, settings.index_config()), folder)
-        index = store.load(folder, settings.index_config(), encoder.name, encoder.dims, runtime=encoder.runtime)
+        index = build(load([SEED]), encoder, settings.index_config())
+        store.save(index, folder)  # sets index.manifest to the saved one
     # Its abstention measurement stored as `sourcier build` stores it, so that a server started on it
     # (http, memory) starts as a deployed one does, without measuring the bank first.
     answerer_for(index, encoder, settings.answer_config(), folder)

@@ -200,7 +200,7 @@ def _probe_cosine(model_path: Path, onnx_file: Path) -> float:
 
     st = SentenceTransformer(str(model_path), device="cpu")
     reference = st.encode(PROBES, prompt="", normalize_embeddings=True, convert_to_numpy=True)
-    session = _session(onnx_file, threads=0)
+    session = open_session(onnx_file, threads=0)
     ids, mask = _batch(_tokenizer(model_path), PROBES)
     got = session.run(None, {"input_ids": ids, "attention_mask": mask})[0]
     return float((reference * got).sum(axis=1).min())
@@ -222,7 +222,8 @@ def _batch(tokenizer, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:  # noq
     return ids, mask
 
 
-def _session(onnx_file: Path, threads: int):  # noqa: ANN202
+def open_session(onnx_file: Path, threads: int):  # noqa: ANN201 - onnxruntime types stay out of signatures
+    """An ONNX Runtime session on the CPU with every graph optimisation; ``threads`` 0: one per core."""
     import onnxruntime as ort
 
     options = ort.SessionOptions()
@@ -254,7 +255,7 @@ class OnnxEncoder:
             raise ModelError(f"the ONNX runtime needs a local model folder, not {model_path!r}")
         precision = PRECISIONS[runtime]
         self.file = ensure_export(self.path, precision)
-        self.session = _session(self.file, threads)
+        self.session = open_session(self.file, threads)
         self.workers = threads or os.cpu_count() or 1
         self._document_session = None  # one-thread session shared by the build's workers, made when first needed
         self.tokenizer = _tokenizer(self.path)
@@ -283,7 +284,7 @@ class OnnxEncoder:
                 out[row] = self._one(self.session, text)
             return out
         if self._document_session is None:
-            self._document_session = _session(self.file, threads=1)
+            self._document_session = open_session(self.file, threads=1)
         session = self._document_session
         with ThreadPoolExecutor(self.workers) as pool:
             vectors = pool.map(lambda text: self._one(session, text), texts)
