@@ -22,6 +22,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from corpus.text import terms
+from eval import metrics
+from eval.metrics import Span
 from eval.run import eval_folder, eval_index
 from eval.sets import EvalQuestion, EvalSet, load_set
 from service.core import Answerer
@@ -68,9 +70,7 @@ def gather(eval_set: EvalSet, answerer: Answerer) -> list[Asked]:
 
         def contains_gold(first: int, last: int, q: EvalQuestion = q) -> bool:
             a, b = index.sentences[first], index.sentences[last]
-            return (
-                q.answerable and a.doc_id == q.doc_id and any(a.start <= g.start and g.end <= b.end for g in q.answers)
-            )
+            return q.answerable and metrics.contains_gold(Span(a.doc_id, a.start, b.end, ""), q)
 
         def share(
             found_terms: set[str] | frozenset[str], weights: dict[str, float] = weights, total: float = total
@@ -80,9 +80,7 @@ def gather(eval_set: EvalSet, answerer: Answerer) -> list[Asked]:
         units = []
         for c in sorted(found.ranked, key=lambda c: c.pos):
             sentence = index.sentences[c.pos]
-            pairs = [
-                index.pairs[row] for row in (index.pair_at.get(c.pos - 1), index.pair_at.get(c.pos)) if row is not None
-            ]
+            pairs = index.pairs_of(c.pos)
             window = set(overlap.sentence_terms[c.pos]).union(
                 *(overlap.sentence_terms[p] for pair in pairs for p in pair)
             )

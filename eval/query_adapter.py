@@ -25,6 +25,7 @@ from typing import Any
 
 import numpy as np
 
+from eval.metrics import Span, contains_gold
 from eval.run import eval_folder, eval_index
 from eval.sets import EvalQuestion, piaf_training
 from service.core import Answerer
@@ -68,7 +69,7 @@ def gather(questions: list[EvalQuestion], answerer: Answerer) -> list[Asked]:
 
         def holds(first: int, last: int, q: EvalQuestion = q) -> bool:
             a, b = index.sentences[first], index.sentences[last]
-            return a.doc_id == q.doc_id and any(a.start <= g.start and g.end <= b.end for g in q.answers)
+            return contains_gold(Span(a.doc_id, a.start, b.end, ""), q)
 
         ranked = found.ranked
         width = max(len(index.chunks_of_sentence[c.pos]) for c in ranked)
@@ -76,10 +77,6 @@ def gather(questions: list[EvalQuestion], answerer: Answerer) -> list[Asked]:
         for row, c in enumerate(ranked):
             own = index.chunks_of_sentence[c.pos]
             chunks[row, : len(own)] = own
-        pairs = [
-            [index.pairs[r] for r in (index.pair_at.get(c.pos - 1), index.pair_at.get(c.pos)) if r is not None]
-            for c in ranked
-        ]
         asked.append(
             Asked(
                 found.query,
@@ -92,7 +89,7 @@ def gather(questions: list[EvalQuestion], answerer: Answerer) -> list[Asked]:
                     ],
                     dtype=np.float32,
                 ),
-                np.array([holds(c.pos, c.pos) or any(holds(*p) for p in ps) for c, ps in zip(ranked, pairs)]),
+                np.array([holds(c.pos, c.pos) or any(holds(*p) for p in index.pairs_of(c.pos)) for c in ranked]),
                 np.array([holds(c.first, c.last) for c in ranked]),
             )
         )

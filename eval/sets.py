@@ -134,6 +134,15 @@ def seed_set(sample: int | None = None) -> EvalSet:
     return EvalSet("seed", _sample(questions, sample), articles)
 
 
+def _piaf() -> tuple[list[Article], list[EvalQuestion], list[str]]:
+    """PIAF's articles and dev questions (offsets checked), and the articles with questions in the stable
+    order every PIAF split takes its articles from."""
+    articles = load([PIAF / "articles.jsonl"])
+    questions = read_questions(PIAF / "dev_questions.jsonl")
+    validate(questions, {a.doc_id: a for a in articles})
+    return articles, questions, sorted({q.doc_id for q in questions if q.doc_id is not None}, key=_stable_rank)
+
+
 def piaf_set(
     articles_limit: int | None = None, held_out_share: float = 0.1, sample: int | None = None, name: str = "piaf"
 ) -> EvalSet:
@@ -143,11 +152,7 @@ def piaf_set(
     ``articles_limit`` keeps a deterministic subset of the articles that have questions (and as
     many articles without questions as distractors), for a CI-sized run.
     """
-    articles = load([PIAF / "articles.jsonl"])
-    questions = read_questions(PIAF / "dev_questions.jsonl")
-    by_id = {a.doc_id: a for a in articles}
-    validate([q for q in questions], by_id)
-    with_questions = sorted({q.doc_id for q in questions if q.doc_id is not None}, key=_stable_rank)
+    articles, questions, with_questions = _piaf()
     without = sorted((a.doc_id for a in articles if a.doc_id not in set(with_questions)), key=_stable_rank)
     if articles_limit is not None:
         with_questions = with_questions[:articles_limit]
@@ -174,10 +179,7 @@ def piaf_training(validation_share: float = 0.2) -> tuple[EvalSet, set[str]]:
     """The reader's data: the PIAF articles with questions that no evaluation set reports on — all but
     piaf-ci's (among which whole-PIAF's held-out ones), the same stable order as ``piaf_set`` — with their
     questions, and the fixed share of them (chosen by another hash) that validates rather than trains."""
-    articles = load([PIAF / "articles.jsonl"])
-    questions = read_questions(PIAF / "dev_questions.jsonl")
-    validate(questions, {a.doc_id: a for a in articles})
-    ranked = sorted({q.doc_id for q in questions if q.doc_id is not None}, key=_stable_rank)
+    articles, questions, ranked = _piaf()
     pool = set(ranked[PIAF_CI_ARTICLES:])
     by_hash = sorted(pool, key=lambda doc_id: _stable_rank(f"reader-validation {doc_id}"))
     validation = set(by_hash[: round(len(by_hash) * validation_share)])

@@ -73,6 +73,12 @@ class Index:
                 pos = self.sentence_pos[(chunk.doc_id, s_index)]
                 self.chunks_of_sentence.setdefault(pos, []).append(c_pos)
 
+    def pairs_of(self, pos: int) -> list[tuple[int, int]]:
+        """The pairs (first, second sentence positions) sentence ``pos`` belongs to: with the one before, the
+        one after, both or neither."""
+        rows = (self.pair_at.get(pos - 1), self.pair_at.get(pos))
+        return [self.pairs[row] for row in rows if row is not None]
+
     @property
     def version(self) -> str:
         return self.manifest.version
