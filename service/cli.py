@@ -292,8 +292,8 @@ def cmd_coverage(args: argparse.Namespace) -> int:
     from service.coverage.compare import compare_reports, load_report
     from service.coverage.questions import period
     from service.coverage.render import format_comparison, format_summary, write_reports
-    from service.db import Database
     from service.startup import load_answerer
+    from service.storage import open_store, store_exists
 
     if args.compare:
         old, new = (load_report(Path(p)) for p in args.compare)
@@ -306,13 +306,13 @@ def cmd_coverage(args: argparse.Namespace) -> int:
     options = cov.Options.from_settings(settings)
     if args.from_log:
         since, until = period(args.since, args.until, args.days)
-        if not (settings.data_dir / "sourcier.db").is_file():
+        if not store_exists(settings):
             print(
                 f"sourcier coverage: no query log in {settings.data_dir} (set SOURCIER_QUERY_LOG=true on the service)",
                 file=sys.stderr,
             )
             return 1
-        db = Database(settings.data_dir / "sourcier.db")
+        db = open_store(settings)
         try:
             report = cov.coverage_from_log(load_answerer(settings), db, since, until, options)
         finally:

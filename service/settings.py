@@ -30,7 +30,23 @@ class Settings(BaseSettings):
     )
     corpus: list[Path] = Field([ROOT / "corpus" / "articles"], description="Article files or folders (JSON list).")
     index_dir: Path = Field(ROOT / "var" / "index", description="Folder of the saved index.")
-    data_dir: Path = Field(ROOT / "var" / "data", description="Folder of the service's SQLite databases.")
+    data_dir: Path = Field(
+        ROOT / "var" / "data",
+        description="Folder of the service's SQLite database (votes, query log) when DATABASE_URL is unset.",
+    )
+    database_url: SecretStr | None = Field(
+        None,
+        description="postgresql://user:password@host:port/db keeps votes and the query log in PostgreSQL, "
+        "shared by every replica (needs the 'postgres' extra); unset or empty: a SQLite file in DATA_DIR.",
+    )
+    database_pool: int = Field(4, ge=1, le=100, description="PostgreSQL connections per process (a pool).")
+    database_timeout: float = Field(
+        5.0,
+        gt=0,
+        le=60,
+        description="Seconds a vote waits for PostgreSQL before it is refused with a 503 "
+        "(the query log waits and retries in the background instead).",
+    )
     chunk_chars: int = Field(600, ge=100, le=5000, description="Longest chunk (passage) in characters.")
     chunk_overlap: int = Field(1, ge=0, le=5, description="Sentences shared by consecutive chunks.")
     index_type: str = Field("flat", pattern="^(flat|hnsw)$", description="FAISS index: flat (exact) or hnsw.")
@@ -126,8 +142,8 @@ class Settings(BaseSettings):
     query_log: bool = Field(
         False,
         description="Record every question asked through the API (text, time, "
-        "answered or not, citation, score; no IP, no user id) in the SQLite query log, "
-        "for the editors' coverage reports.",
+        "answered or not, citation, score; no IP, no user id) in the query log (the SQLite file, "
+        "or PostgreSQL with DATABASE_URL), for the editors' coverage reports; written off the answer's path.",
     )
     editor_token: SecretStr | None = Field(
         None,

@@ -97,3 +97,14 @@ def seed_index(seed_articles, encoder, config):
 @pytest.fixture
 def answerer(seed_index, encoder) -> Answerer:
     return make_answerer(seed_index, encoder, threshold=0.3, base_url="http://test")
+
+
+@pytest.fixture(scope="session")
+def postgres_server():
+    """One real PostgreSQL server for the session (tests/postgres.py); each test takes a new database."""
+    from tests.postgres import PostgresServer
+
+    server = PostgresServer()
+    server.start()
+    yield server
+    server.remove()

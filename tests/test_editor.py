@@ -10,8 +10,8 @@ from fastapi.testclient import TestClient
 from service import cli
 from service import startup as startup_mod
 from service.core import Answerer
-from service.db import Feedback
 from service.settings import Settings
+from service.storage import Feedback, StoreUnavailable
 from service.web.app import create_app
 from service.web.routes import editor
 from tests.conftest import make_answerer
@@ -158,6 +158,7 @@ def test_the_query_log_is_off_by_default_and_keeps_no_address(strict):
     with make_client(strict, query_log=True) as client:
         client.post("/api/ask", json={"question": "crampe la nuit"}, headers={"X-Forwarded-For": "203.0.113.9"})
         path = client.app.state.db.path
+        assert client.app.state.query_log.flush()
         assert [q.question for q in client.app.state.db.queries()] == ["crampe la nuit"]
     rows = sqlite3.connect(path).execute("SELECT * FROM queries").fetchall()
     stored = json.dumps(rows)
@@ -165,12 +166,30 @@ def test_the_query_log_is_off_by_default_and_keeps_no_address(strict):
 
 
 def test_a_failing_log_write_never_costs_the_reader_the_answer(client, monkeypatch):
-    def broken(item):
-        raise sqlite3.OperationalError("disk I/O error")
+    failures = []
 
-    monkeypatch.setattr(client.app.state.db, "log_query", broken)
+    def broken(items):
+        failures.append(len(items))
+        raise StoreUnavailable("disk I/O error")
+
+    monkeypatch.setattr(client.app.state.db, "log_queries", broken)
     response = client.post("/api/ask", json={"question": "nerf tibial du mollet"})
     assert response.status_code == 200 and response.json()["answered"]
+    assert not client.app.state.query_log.flush(timeout=1) and failures  # tried, failed, still kept
+    monkeypatch.undo()  # the store is back: the kept line is written
+    assert client.app.state.query_log.flush(timeout=15)
+    assert [q.question for q in client.app.state.db.queries()] == ["nerf tibial du mollet"]
+
+
+def test_a_vote_the_store_cannot_take_is_a_503_never_a_false_201(client, monkeypatch):
+    def broken(item):
+        raise StoreUnavailable("database is locked")
+
+    monkeypatch.setattr(client.app.state.db, "add_feedback", broken)
+    vote = {"question": "crampe", "doc_id": "contractions-muscle-mollet", "start": 0, "end": 10, "vote": 1}
+    response = client.post("/api/feedback", json=vote)
+    assert_error(response, 503, "store_unavailable")
+    assert response.headers["retry-after"] == "5"
 
 
 def test_low_rated_answers_and_the_period_are_shown(client):
@@ -198,6 +217,7 @@ def test_low_rated_answers_and_the_period_are_shown(client):
 def test_coverage_from_log_on_the_command_line(strict, monkeypatch, tmp_path, capsys):
     with make_client(strict, query_log=True) as client:
         ask_all(client)
+        assert client.app.state.query_log.flush()
         logged = client.app.state.db.queries()
     monkeypatch.setattr(startup_mod, "load_answerer", lambda s: strict)
     assert cli.main(["coverage", "--from-log", "--days", "1", "--out", str(tmp_path)]) == 0

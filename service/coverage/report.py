@@ -22,8 +22,8 @@ from index.search import Index
 from service.core import Answerer, Limits, QuestionError, check_question, passage_url, section_title
 from service.coverage.clusters import Cluster, cluster_questions
 from service.coverage.questions import read_questions
-from service.db import Database
 from service.settings import Settings
+from service.storage import Store
 
 STATUSES = ("answered", "weak", "uncovered")
 
@@ -228,7 +228,7 @@ def coverage_from_file(answerer: Answerer, path: Path, options: Options, progres
     return build_report(answerer, questions, options, Path(path).name, skipped)
 
 
-def coverage_from_log(answerer: Answerer, db: Database, since: float, until: float, options: Options) -> Report:
+def coverage_from_log(answerer: Answerer, db: Store, since: float, until: float, options: Options) -> Report:
     """The same report from real traffic: what the service answered then (the query log) and the
     questions readers rated down (the widget's feedback) between ``since`` and ``until``.
 

@@ -10,9 +10,10 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 
 from service.core.answer import Answerer
-from service.db import Database
 from service.settings import Settings, get_settings
 from service.startup import load_answerer
+from service.storage import open_store
+from service.storage.querylog import QueryLog
 from service.web.access import AccessLog
 from service.web.errors import install_handlers
 from service.web.guard import Guard, JSONErrorCORS
@@ -34,14 +35,22 @@ def create_app(settings: Settings | None = None, loader: Loader = load_answerer)
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.answerer = loader(settings)
-        app.state.db = Database(settings.data_dir / "sourcier.db")
-        log.info("index %s loaded", app.state.answerer.index.version)
+        app.state.db = open_store(settings)
+        app.state.query_log = QueryLog(app.state.db) if settings.query_log else None
+        log.info(
+            "index %s loaded; votes%s in %s",
+            app.state.answerer.index.version,
+            " and the query log" if settings.query_log else "",
+            app.state.db.name,
+        )
         reloader = IndexReloader(app.state, settings)
         reloader.start()
         try:
             yield
         finally:
             await reloader.stop()
+            if app.state.query_log:
+                app.state.query_log.close()
             app.state.db.close()
 
     app = FastAPI(

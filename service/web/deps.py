@@ -8,8 +8,9 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from service.core.answer import Answerer
-from service.db import Database
 from service.settings import Settings
+from service.storage import Store
+from service.storage.querylog import QueryLog
 from service.web.widget import WidgetScript
 
 
@@ -18,9 +19,15 @@ def get_answerer(request: Request) -> Answerer:
     return answerer
 
 
-def get_db(request: Request) -> Database:
-    db: Database = request.app.state.db
+def get_db(request: Request) -> Store:
+    db: Store = request.app.state.db
     return db
+
+
+def get_query_log(request: Request) -> QueryLog | None:
+    """The query log's writer, or None when ``query_log`` is off."""
+    query_log: QueryLog | None = request.app.state.query_log
+    return query_log
 
 
 def get_settings(request: Request) -> Settings:
@@ -34,6 +41,7 @@ def get_widget(request: Request) -> WidgetScript:
 
 
 AnswererDep = Annotated[Answerer, Depends(get_answerer)]
-DatabaseDep = Annotated[Database, Depends(get_db)]
+DatabaseDep = Annotated[Store, Depends(get_db)]
+QueryLogDep = Annotated[QueryLog | None, Depends(get_query_log)]
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 WidgetDep = Annotated[WidgetScript, Depends(get_widget)]

@@ -17,6 +17,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from service.core.question import QuestionError
+from service.storage import StoreUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +75,16 @@ def install_handlers(app: FastAPI) -> None:
     @app.exception_handler(QuestionError)
     async def question_error(request: Request, exc: QuestionError) -> JSONResponse:
         return error_response(422, exc.code, exc.message)
+
+    @app.exception_handler(StoreUnavailable)
+    async def store_unavailable(request: Request, exc: StoreUnavailable) -> JSONResponse:
+        log.warning("store unavailable on %s: %s", request.url.path, exc)
+        return error_response(
+            503,
+            "store_unavailable",
+            "Le service ne peut pas enregistrer ni lire ces données pour l'instant : réessayez dans un moment.",
+            {"Retry-After": "5"},
+        )
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:

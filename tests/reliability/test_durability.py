@@ -1,6 +1,8 @@
 """Durability: ``kill -9`` of a real ``sourcier serve`` (fake encoder, query log on) while readers vote
-and ask. Every row the service acknowledged is in the database afterwards, the database passes
-SQLite's integrity check, and the service starts again on it and goes on writing."""
+and ask. Every vote the service acknowledged is in the database afterwards, the database passes
+SQLite's integrity check, and the service starts again on it and goes on writing. The query log is
+written off the answer's path (service/storage/querylog.py): a kill loses at most the lines queued at
+that instant, a handful with four readers."""
 
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ pytestmark = [pytest.mark.reliability, pytest.mark.slow]
 
 ROUNDS = 3
 PER_ROUND = 40  # acknowledged votes before each kill
+LOST_LINES = 12  # query-log lines a kill may cost: those queued in memory, at most ~one per reader and a batch
 
 
 def write_until_stopped(url: str, stop: threading.Event, acknowledged: list[tuple], asked: list[str], worker: int):
@@ -78,5 +81,6 @@ def test_committed_rows_survive_kill_9_during_writes(served, tmp_path):
         assert acknowledged and asked, f"round {round_number}: nothing was written before the kill"
         missing = [(i, q) for i, q in acknowledged if stored.get(i) != q]
         assert not missing, f"round {round_number}: acknowledged votes lost: {missing[:5]}"
-        assert not set(asked) - logged, f"round {round_number}: logged questions lost"
+        lost = set(asked) - logged
+        assert len(lost) <= LOST_LINES, f"round {round_number}: {len(lost)} logged questions lost: {sorted(lost)[:5]}"
     assert len(acknowledged) >= ROUNDS * PER_ROUND

@@ -28,9 +28,10 @@ from service.core.answer import Answerer
 from service.coverage.questions import CoverageError, period
 from service.coverage.render import render_html
 from service.coverage.report import Options, Report, coverage_from_log
-from service.db import Database
 from service.settings import Settings
-from service.web.deps import AnswererDep, DatabaseDep, SettingsDep
+from service.storage import Store
+from service.storage.querylog import QueryLog
+from service.web.deps import AnswererDep, DatabaseDep, QueryLogDep, SettingsDep
 from service.web.errors import APIError
 from service.web.schemas import ErrorOut
 
@@ -93,7 +94,12 @@ def authorize(request: Request, settings: SettingsDep) -> None:
 Editor = Annotated[None, Depends(authorize)]
 
 
-def report(answerer: Answerer, db: Database, settings: Settings, since: str | None, until: str | None) -> Report:
+def report(
+    answerer: Answerer, db: Store, query_log: QueryLog | None, settings: Settings, since: str | None, until: str | None
+) -> Report:
+    """The report on the stored log, after this process's queued lines (a second at most) are written."""
+    if query_log is not None:
+        query_log.flush(timeout=1.0)
     try:
         start, end = period(since, until)
     except CoverageError as exc:
@@ -105,24 +111,26 @@ def report(answerer: Answerer, db: Database, settings: Settings, since: str | No
 def coverage_json(
     answerer: AnswererDep,
     db: DatabaseDep,
+    query_log: QueryLogDep,
     settings: SettingsDep,
     _: Editor,
     since: str | None = None,
     until: str | None = None,
 ) -> JSONResponse:
-    return JSONResponse(report(answerer, db, settings, since, until).to_dict(), headers=PRIVATE)
+    return JSONResponse(report(answerer, db, query_log, settings, since, until).to_dict(), headers=PRIVATE)
 
 
 @router.get("/editor/coverage", response_class=HTMLResponse)
 def coverage_page(
     answerer: AnswererDep,
     db: DatabaseDep,
+    query_log: QueryLogDep,
     settings: SettingsDep,
     _: Editor,
     since: str | None = None,
     until: str | None = None,
 ) -> HTMLResponse:
-    result = report(answerer, db, settings, since, until)
+    result = report(answerer, db, query_log, settings, since, until)
     first_day = result.summary["period"]["since"][:10]
     last_day = until or time.strftime("%Y-%m-%d", time.gmtime())
     form = (

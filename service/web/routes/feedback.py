@@ -1,4 +1,5 @@
-"""``POST /api/feedback``: a reader's vote on an answer, checked against the served index and stored."""
+"""``POST /api/feedback``: a reader's vote on an answer, checked against the served index and stored —
+committed before the 201; a store that cannot take it now gets a 503 (``StoreUnavailable``), never a false 201."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import time
 from fastapi import APIRouter
 
 from service.core.question import check_question
-from service.db import Feedback
+from service.storage import Feedback
 from service.web.deps import AnswererDep, DatabaseDep
 from service.web.errors import APIError
 from service.web.routes.articles import find_article
