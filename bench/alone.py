@@ -28,21 +28,14 @@ RESULTS = Path(__file__).resolve().parent / "results" / "alone.json"
 
 def _batched(encoder: OnnxEncoder, texts: list[str], size: int = 16) -> np.ndarray:
     """The previous path: length-sorted padded batches on the query session."""
-    tokenizer = encoder.tokenizer
-    tokenizer.enable_padding(pad_id=tokenizer.token_to_id("<pad>") or 0, pad_token="<pad>")
-    try:
-        out = np.zeros((len(texts), encoder.dims), dtype=np.float32)
-        order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
-        for begin in range(0, len(order), size):
-            chosen = order[begin : begin + size]
-            encodings = tokenizer.encode_batch([texts[i] for i in chosen])
-            ids = np.array([e.ids for e in encodings], dtype=np.int64)
-            mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
-            vectors = encoder.session.run(None, {"input_ids": ids, "attention_mask": mask})[0][:, : encoder.dims]
-            out[chosen] = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
-        return out
-    finally:
-        tokenizer.no_padding()
+    out = np.zeros((len(texts), encoder.dims), dtype=np.float32)
+    order = sorted(range(len(texts)), key=lambda i: len(texts[i]))
+    for begin in range(0, len(order), size):
+        chosen = order[begin : begin + size]
+        ids, mask = encoder.pieces.batch([texts[i] for i in chosen])
+        vectors = encoder.session.run(None, {"input_ids": ids, "attention_mask": mask})[0][:, : encoder.dims]
+        out[chosen] = vectors / np.linalg.norm(vectors, axis=1, keepdims=True)
+    return out
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -20,6 +20,7 @@ from tests.conftest import SEED
 
 pytestmark = pytest.mark.slow
 
+DATA = SEED.parents[2] / "eval" / "data"  # the PIAF and service-public corpora shipped with the repository
 QUESTIONS = [
     json.loads(line)["question"]
     for line in (SEED.parents[2] / "eval" / "sets" / "seed.jsonl").read_text(encoding="utf-8").splitlines()[:24]
@@ -52,7 +53,7 @@ def _cosines(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 def test_onnx_fp32_gives_torch_vectors(model_path, passages, torch_vectors):
     encoder = model_mod.load_encoder(model_path, "onnx")
-    assert encoder.runtime.startswith("onnxruntime-") and encoder.runtime.endswith("-fp32-alone")
+    assert encoder.runtime.startswith("onnxruntime-") and encoder.runtime.endswith("-fp32-alone-spm")
     queries, documents = encoder.encode_queries(QUESTIONS), encoder.encode_documents(*passages)
     assert _cosines(queries, torch_vectors[0]).min() >= 0.999
     assert _cosines(documents, torch_vectors[1]).min() >= 0.99
@@ -62,7 +63,7 @@ def test_onnx_fp32_gives_torch_vectors(model_path, passages, torch_vectors):
 
 def test_onnx_int8_is_close_to_torch_but_not_the_same_runtime(model_path, passages, torch_vectors):
     encoder = model_mod.load_encoder(model_path, "onnx-int8")
-    assert encoder.runtime.endswith("-int8emb-alone")
+    assert encoder.runtime.endswith("-int8emb-alone-spm")
     queries, documents = encoder.encode_queries(QUESTIONS), encoder.encode_documents(*passages)
     for got, want in ((queries, torch_vectors[0]), (documents, torch_vectors[1])):
         cosines = _cosines(got, want)
@@ -127,3 +128,32 @@ def test_full_and_incremental_builds_write_byte_identical_vectors(model_path, tm
     store.save(incremental, tmp_path / "incremental")
     for name in ("sentences.faiss", "chunks.faiss", "pairs.npy"):
         assert (tmp_path / "full" / name).read_bytes() == (tmp_path / "incremental" / name).read_bytes(), name
+
+
+def _corpus_texts() -> list[str]:
+    """Every article (whole, and line by line) and question of the seed, PIAF and service-public sets, as
+    the encoder sees them (with the document prefix), and the hard cases: ’ vs ', œ, emoji, NBSP, tabs,
+    CRLF, runs of spaces, and texts past MAX_TOKENS."""
+    texts = [SEED.read_text(encoding="utf-8")]
+    for path in sorted(DATA.glob("*/*.jsonl")):
+        for line in path.read_text(encoding="utf-8").splitlines():
+            for value in json.loads(line).values():
+                if isinstance(value, str) and len(value) > 3:
+                    texts += [f"title: none | text: {value}", *(p for p in value.split("\n") if p.strip())]
+    hard = ["L’œil d'Œdipe 😀🫀", "a\u00a0b\u202fc", "tab\there\r\nCRLF", "  deux  espaces  ", "é" * 5000]
+    return texts + hard + ["mot " * 3000]
+
+
+def test_the_sentencepiece_tokenizer_gives_tokenizer_json_ids(model_path):
+    from tokenizers import Tokenizer
+
+    reference = Tokenizer.from_file(f"{model_path}/tokenizer.json")
+    reference.enable_truncation(onnx_mod.MAX_TOKENS)
+    pieces = onnx_mod.Pieces(model_path)
+    texts = _corpus_texts()
+    assert len(texts) > 50_000
+    differing = [t[:60] for t in texts if pieces.ids(t) != reference.encode(t).ids]
+    assert not differing, differing[:5]
+    assert len(pieces.ids("mot " * 3000)) == onnx_mod.MAX_TOKENS
+    # the one difference, on purpose: a control token written in a text stays text
+    assert reference.encode("<eos>").ids == [2, 1, 1] and pieces.ids("<eos>")[1:-1] != [1]
