@@ -161,10 +161,12 @@ class Server:
                 self.process.wait(timeout=10)
 
 
-def start_server(folder: Path, fake: bool = True, startup: float = 60, **settings: str) -> Server:
-    """``sourcier serve`` (or its fake-encoder twin) on a free loopback port, once /api/health answers."""
+def start_server(
+    folder: Path, fake: bool = True, startup: float = 60, port: int | None = None, **settings: str
+) -> Server:
+    """``sourcier serve`` (or its fake-encoder twin) on ``port`` or a free loopback port, once /api/health answers."""
     folder.mkdir(parents=True, exist_ok=True)
-    (port,) = free_ports(1, PORTS)
+    port = port or free_ports(1, PORTS)[0]
     env = process_env(folder, fake, **settings)
     url = f"http://127.0.0.1:{port}"
     log_path = folder / f"serve-{port}.log"
@@ -197,12 +199,14 @@ def served(tmp_path) -> Iterator[Callable[..., Server]]:
     """Start servers with ``served(**settings)``; all are stopped after the test."""
     servers: list[Server] = []
 
-    def start(folder: Path | None = None, fake: bool = True, build: bool = True, **settings: str) -> Server:
+    def start(
+        folder: Path | None = None, fake: bool = True, build: bool = True, port: int | None = None, **settings: str
+    ) -> Server:
         folder = folder or tmp_path / f"server-{len(servers)}"
         if build and not (folder / "index").exists():
             result = run_cli(["build", "--quiet"], process_env(folder, fake, **settings), fake)
             assert result.returncode == 0, result.stderr
-        server = start_server(folder, fake, startup=60 if fake else 300, **settings)
+        server = start_server(folder, fake, startup=60 if fake else 300, port=port, **settings)
         servers.append(server)
         return server
 
