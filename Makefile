@@ -58,7 +58,7 @@ lint: setup
 lock:
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet $(PIP_TOOLS)
-	CUSTOM_COMPILE_COMMAND="make lock" $(BIN)/pip-compile --quiet --extra test --extra lint --extra postgres --strip-extras \
+	CUSTOM_COMPILE_COMMAND="make lock" $(BIN)/pip-compile --quiet --extra test --extra lint --extra postgres --extra ray --strip-extras \
 	  --no-emit-index-url --no-emit-find-links --unsafe-package torch $(LOCK_ARGS) --output-file $(LOCK) \
 	  pyproject.toml
 

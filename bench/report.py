@@ -34,8 +34,8 @@ def summary() -> str:
     build, query, http, cold, scale, quality = (
         _load(n) for n in ("build", "query", "http", "coldstart", "scale", "quality")
     )
-    memory = _load("memory")
-    first = next((r for r in (build, query, http, cold, memory, scale, quality) if r), None)
+    memory, cluster = _load("memory"), _load("cluster")
+    first = next((r for r in (build, query, http, cold, memory, cluster, scale, quality) if r), None)
     if first is None:
         return "\n".join(lines + ["No results yet: run `make bench`.", ""])
     m = first["machine"]
@@ -54,6 +54,7 @@ def summary() -> str:
             ("http", http),
             ("coldstart", cold),
             ("memory", memory),
+            ("cluster", cluster),
             ("scale", scale),
             ("quality", quality),
         )
@@ -271,6 +272,25 @@ def summary() -> str:
             if r["runtime"] == "onnx-int8":
                 _check(targets, "replica steady RSS (onnx-int8, seed)", r["steady_mb"], "<=", 700, " MB")
                 _check(targets, "replica peak RSS (onnx-int8, seed)", r["peak_mb"], "<=", 900, " MB")
+    if cluster:
+        c = cluster["result"]
+        lines += [
+            f"## 8. A build's embedding on a local Ray cluster ({c['texts']} PIAF passages, {c['runs']} runs, medians)",
+            "",
+        ]
+        lines += _table(
+            ["embedding", "passages/s"],
+            [
+                ["local build (one text per core)", c["passages_per_s"]["local"]],
+                ["Ray, 1 actor", c["passages_per_s"]["ray-1"]],
+                ["Ray, 2 actors", c["passages_per_s"]["ray-2"]],
+            ],
+        )
+        lines += [
+            f"Ray with 2 actors / local: {c['ray_2_vs_local']}; 2 actors / 1: {c['ray_2_vs_ray_1']}; "
+            f"{c['per_actor_per_s']} passages/s per actor. Projection (arithmetic, not measured): {c['projection']}.",
+            "",
+        ]
     if quality:
         lines += [
             "## Quality per runtime and size (`sourcier eval --no-baselines`; hit@1 and abstention at the "

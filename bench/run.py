@@ -20,7 +20,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 from bench import common
 
-STEPS = ("build", "query", "http", "coldstart", "memory", "scale", "quality")
+STEPS = ("build", "query", "http", "coldstart", "memory", "cluster", "scale", "quality")
 RUNTIMES = ["torch", "onnx", "onnx-int8"]
 
 
@@ -92,6 +92,10 @@ def _run_step(step: str, args: argparse.Namespace, questions: list[str]) -> dict
         from bench import memory
 
         return {"rows": memory.run()}
+    if step == "cluster":
+        from bench import cluster
+
+        return {"result": cluster.run(args.runtime)}
     if step == "scale":
         from bench import scale
 

@@ -18,6 +18,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
+from service.cli_reports import cmd_coverage, cmd_eval, settings_for
 from service.settings import ROOT, Settings
 
 if TYPE_CHECKING:
@@ -28,21 +29,12 @@ if TYPE_CHECKING:
 log = logging.getLogger("sourcier")
 
 
-def _settings(args: argparse.Namespace) -> Settings:
-    overrides: dict[str, Any] = {}
-    if getattr(args, "index", None):
-        overrides["index_dir"] = Path(args.index)
-    if getattr(args, "corpus", None):
-        overrides["corpus"] = [Path(p) for p in args.corpus]
-    return Settings(**overrides)
-
-
 def cmd_fetch_model(args: argparse.Namespace) -> int:
     """Fetch and verify the model, then prepare the configured runtime (the ONNX export, once), so the
     service's first start only loads files."""
     from index.fetch import resolve
 
-    settings = _settings(args)
+    settings = settings_for(args)
     path = resolve(settings.model, settings.model_cache)
     print(path)
     if settings.runtime != "torch":
@@ -57,34 +49,49 @@ def cmd_build(args: argparse.Namespace) -> int:
     from corpus.load import load
     from index.ensure import ensure
 
-    settings = _settings(args)
-    config = settings.index_config()
+    settings = settings_for(args)
     articles = load(settings.corpus)
     # the encoder is loaded only to rebuild or to measure the abstention threshold (once for both):
     # an up-to-date index costs one manifest read
-    load_encoder = functools.cache(settings.load_encoder)
-    ensured = ensure(
-        settings.index_dir,
-        articles,
-        config,
-        load_encoder,
-        force=args.force,
-        progress=not args.quiet,
-        load_current=False,
-    )
-    manifest = ensured.manifest
-    if not ensured.built:
-        print(f"index {manifest.version} is up to date ({manifest.corpus.articles} articles) at {settings.index_dir}")
-    else:
-        corpus, build = manifest.corpus, manifest.build
-        print(
-            f"index {manifest.version} saved to {settings.index_dir}: {corpus.articles} articles, "
-            f"{corpus.sentences} sentences, {corpus.pairs} pairs, {corpus.chunks} chunks; "
-            f"embedded {build.embedded}, "
-            f"reused {build.reused}, {build.seconds} s"
+    load_encoder = functools.cache(_encoder_loader(settings, args.ray, args.ray_workers))
+    try:
+        ensured = ensure(
+            settings.index_dir,
+            articles,
+            settings.index_config(),
+            load_encoder,
+            force=args.force,
+            progress=not args.quiet,
+            load_current=False,
         )
-    _measure_abstention(settings, ensured.index, load_encoder)
+        manifest = ensured.manifest
+        if not ensured.built:
+            print(
+                f"index {manifest.version} is up to date ({manifest.corpus.articles} articles) at {settings.index_dir}"
+            )
+        else:
+            corpus, build = manifest.corpus, manifest.build
+            print(
+                f"index {manifest.version} saved to {settings.index_dir}: {corpus.articles} articles, "
+                f"{corpus.sentences} sentences, {corpus.pairs} pairs, {corpus.chunks} chunks; "
+                f"embedded {build.embedded}, "
+                f"reused {build.reused}, {build.seconds} s"
+            )
+        _measure_abstention(settings, ensured.index, load_encoder)
+    finally:
+        if args.ray and load_encoder.cache_info().currsize:
+            load_encoder().close()  # type: ignore[attr-defined]  # the RayEncoder leaves the cluster
     return 0
+
+
+def _encoder_loader(settings: Settings, ray_address: str | None, workers: int) -> Callable[[], Encoder]:
+    """The settings' encoder; with ``--ray``, one whose build passages are embedded on that cluster."""
+    if not ray_address:
+        return settings.load_encoder
+    from index.distributed import RayEncoder
+
+    model, cache, runtime, dims = settings.model, str(settings.model_cache), settings.runtime, settings.dims
+    return lambda: RayEncoder(settings.load_encoder(), ray_address, model, cache, runtime, dims, workers)
 
 
 def _measure_abstention(settings: Settings, index: Index | None, load_encoder: Callable[[], Encoder]) -> None:
@@ -131,7 +138,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
     from service.startup import load_answerer
     from service.web.errors import envelope
 
-    settings = _settings(args)
+    settings = settings_for(args)
     answerer = load_answerer(settings)
     top_k = settings.top_k if args.top_k is None else args.top_k
     if args.batch:
@@ -214,7 +221,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from service.web.access import log_config
     from service.web.app import create_app
 
-    settings = _settings(args)
+    settings = settings_for(args)
     host = args.host or settings.host
     port = args.port or settings.port
     preloaded = [load_answerer(settings)]  # before listening: a broken index stops here, saying what to run
@@ -233,7 +240,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def cmd_show(args: argparse.Namespace) -> int:
     from index import store
 
-    settings = _settings(args)
+    settings = settings_for(args)
     index = store.load(settings.index_dir, settings.index_config())
     article = index.articles.get(args.doc_id)
     if article is None:
@@ -247,84 +254,6 @@ def cmd_show(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_eval(args: argparse.Namespace) -> int:
-    """Score Sourcier and the baselines on a set; --check fails when a target is missed."""
-    from eval import report as report_mod
-    from eval.run import run_set
-
-    settings = _settings(args)
-    result = run_set(
-        settings,
-        args.set,
-        args.sample,
-        Path(args.index) if args.index else None,
-        not args.no_baselines,
-        progress=not args.quiet,
-    )
-    if args.json:
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps(result, ensure_ascii=False, indent=1), encoding="utf-8")
-    if args.html:
-        Path(args.html).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.html).write_text(report_mod.html(result), encoding="utf-8")
-    if args.markdown:
-        Path(args.markdown).parent.mkdir(parents=True, exist_ok=True)
-        header = (
-            f"# Evaluation: set `{result['set']}`\n\nWritten by `sourcier eval --set {args.set} --markdown "
-            f"{args.markdown}` on {result['created_at']}; do not edit by hand.\n\n"
-        )
-        Path(args.markdown).write_text(header + report_mod.markdown(result), encoding="utf-8")
-    print(report_mod.markdown(result))
-    failures = result["systems"]["sourcier"]["faithfulness"]["failures"]
-    blocking = result["floors_missed"] + (result["targets_missed"] if args.strict else [])
-    if args.check and (failures or blocking):
-        print(
-            f"sourcier eval: {len(failures)} faithfulness failure(s); below the bar: {blocking or 'nothing'}",
-            file=sys.stderr,
-        )
-        return 1
-    return 0
-
-
-def cmd_coverage(args: argparse.Namespace) -> int:
-    """Editors' coverage report from a question file or the query log; or what changed between two."""
-    from service.coverage import report as cov
-    from service.coverage.compare import compare_reports, load_report
-    from service.coverage.questions import period
-    from service.coverage.render import format_comparison, format_summary, write_reports
-    from service.startup import load_answerer
-    from service.storage import open_store, store_exists
-
-    if args.compare:
-        old, new = (load_report(Path(p)) for p in args.compare)
-        print(format_comparison(compare_reports(old, new)))
-        return 0
-    if bool(args.questions) == bool(args.from_log):
-        print("sourcier coverage: give a QUESTIONS_FILE, --from-log or --compare OLD NEW", file=sys.stderr)
-        return 2
-    settings = _settings(args)
-    options = cov.Options.from_settings(settings)
-    if args.from_log:
-        since, until = period(args.since, args.until, args.days)
-        if not store_exists(settings):
-            print(
-                f"sourcier coverage: no query log in {settings.data_dir} (set SOURCIER_QUERY_LOG=true on the service)",
-                file=sys.stderr,
-            )
-            return 1
-        db = open_store(settings)
-        try:
-            report = cov.coverage_from_log(load_answerer(settings), db, since, until, options)
-        finally:
-            db.close()
-    else:
-        report = cov.coverage_from_file(load_answerer(settings), Path(args.questions), options, progress=not args.quiet)
-    paths = write_reports(report, Path(args.out))
-    print(format_summary(report))
-    print(f"report: {paths['html']} (and {paths['csv'].name}, {paths['json'].name})")
-    return 0
-
-
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="sourcier", description="Réponses mot pour mot tirées des articles.")
     root.add_argument("-v", "--verbose", action="store_true", help="log more")
@@ -335,6 +264,12 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--index", help="index folder (default: the setting)")
     p.add_argument("--force", action="store_true", help="rebuild even when the index is up to date")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument(
+        "--ray",
+        metavar="ADDRESS",
+        help="embed on a Ray cluster (ADDRESS of its head, or 'auto'); needs the 'ray' extra",
+    )
+    p.add_argument("--ray-workers", type=int, default=0, help="encoder actors on the cluster (default: its CPUs)")
     p.set_defaults(func=cmd_build)
 
     p = sub.add_parser("ask", help="answer a question (or a JSONL batch)")

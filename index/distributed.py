@@ -1,0 +1,105 @@
+"""A build's embedding on a Ray cluster: ``sourcier build --ray ADDRESS`` (the ``ray`` extra).
+
+Only ``encode_documents`` leaves the machine: the texts go in batches to a pool of Ray actors, each of
+which loads the encoder once (one model load per actor, one thread each) and embeds every text alone,
+exactly as a local build does; the results come back in order and the driver writes the index itself.
+Since a text's vector does not depend on its batch or its neighbours (``index/onnx.py``), the index is
+byte for byte the one a local build writes (tested). An actor whose model files, runtime or size differ
+from the driver's is refused before anything is embedded: its vectors would not be this index's.
+Every node needs Sourcier installed at the same versions; each fetches and verifies the model itself.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from index.encoder import Encoder, ModelInfo
+
+log = logging.getLogger(__name__)
+
+BATCH = 32  # texts per call: enough to amortise a call, small enough to keep every actor busy
+
+
+class Embedder:
+    """One encoder on a Ray worker (wrapped by ``ray.remote`` at run time: ray is imported lazily)."""
+
+    def __init__(self, model: str, model_cache: str, runtime: str, dims: int | None) -> None:
+        from index import fetch
+        from index import model as model_mod
+
+        self.encoder = model_mod.load_encoder(fetch.resolve(model, Path(model_cache)), runtime, dims, threads=1)
+
+    def identity(self) -> tuple[Any, ...]:
+        return _identity(self.encoder.info())
+
+    def embed(self, texts: list[str], titles: list[str]) -> np.ndarray:
+        return self.encoder.encode_documents(texts, titles)
+
+
+def _identity(info: ModelInfo) -> tuple[Any, ...]:
+    """What must be equal for two encoders to give the same vectors (the path may differ per machine)."""
+    return info.name, tuple(sorted((info.file_hashes or {}).items())), info.runtime, info.dims
+
+
+class RayEncoder:
+    """The local encoder for questions, a pool of Ray actors for a build's passages."""
+
+    def __init__(
+        self,
+        local: Encoder,
+        address: str,
+        model: str,
+        model_cache: str,
+        runtime: str,
+        dims: int | None,
+        workers: int = 0,
+    ) -> None:
+        import ray
+
+        self.local = local
+        self.name, self.dims, self.runtime = local.name, local.dims, local.runtime
+        ray.init(address=address, logging_level=logging.WARNING, log_to_driver=False, ignore_reinit_error=True)
+        cpus = int(ray.cluster_resources().get("CPU", 1))
+        self.workers = workers or max(1, cpus)
+        remote = ray.remote(num_cpus=1)(Embedder)
+        self.actors: list[Any] = [remote.remote(model, model_cache, runtime, dims) for _ in range(self.workers)]
+        wanted = _identity(local.info())
+        for got in ray.get([actor.identity.remote() for actor in self.actors]):
+            if tuple(got) != wanted:
+                self.close()
+                raise RuntimeError(f"a Ray worker's encoder differs from this machine's: {got} != {wanted}")
+        log.info("Ray: %d encoder actors on %s (%d CPUs in the cluster)", self.workers, address, cpus)
+
+    def info(self) -> ModelInfo:
+        return self.local.info()
+
+    def encode_queries(self, texts: list[str]) -> np.ndarray:
+        return self.local.encode_queries(texts)
+
+    def encode_documents(self, texts: list[str], titles: list[str], progress: bool = False) -> np.ndarray:
+        """Vectors in input order, embedded on the cluster's actors."""
+        from ray.util import ActorPool
+        from tqdm import tqdm
+
+        if not texts:
+            return np.zeros((0, self.dims), dtype=np.float32)
+        spans = [(i, min(i + BATCH, len(texts))) for i in range(0, len(texts), BATCH)]
+        pool = ActorPool(self.actors[: self.workers])  # a benchmark may use fewer than it started
+        results = pool.map(
+            lambda actor, span: actor.embed.remote(texts[span[0] : span[1]], titles[span[0] : span[1]]), spans
+        )
+        parts = []
+        with tqdm(total=len(texts), desc="embedding (Ray)", unit="passage", disable=not progress) as bar:
+            for part in results:  # ActorPool.map yields in submission order
+                parts.append(part)
+                bar.update(len(part))
+        return np.concatenate(parts).astype(np.float32)
+
+    def close(self) -> None:
+        import ray
+
+        ray.shutdown()
