@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import tempfile
 import uuid
 from pathlib import Path
 
 import pytest
+
+from tests.browser.conftest import free_ports
 
 PORTS = range(8260, 8300)
 
@@ -37,17 +38,6 @@ def require_binaries() -> Path:
     return folder
 
 
-def free_port() -> int:
-    for port in PORTS:
-        with socket.socket() as probe:
-            try:
-                probe.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-            return port
-    raise RuntimeError(f"no free loopback port in {PORTS}")
-
-
 class PostgresServer:
     """``initdb`` once, then ``start``/``stop`` as often as a test needs; ``remove`` at the end.
 
@@ -58,7 +48,7 @@ class PostgresServer:
         self.bin = require_binaries()
         self.folder = Path(tempfile.mkdtemp(prefix="sourcier-pg-"))
         self.data = self.folder / "data"
-        self.port = free_port()
+        (self.port,) = free_ports(1, PORTS)
         self.as_postgres = os.geteuid() == 0
         if self.as_postgres:
             shutil.chown(self.folder, "postgres", "postgres")

@@ -9,6 +9,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
@@ -213,3 +214,35 @@ def served(tmp_path) -> Iterator[Callable[..., Server]]:
     yield start
     for server in servers:
         server.stop()
+
+
+@pytest.fixture
+def database():
+    """A PostgreSQL server of the test's own (it may stop and start it) and a database on it, by URL."""
+    from tests.postgres import PostgresServer
+
+    server = PostgresServer()
+    server.start()
+    yield server, server.new_database()
+    server.remove()
+
+
+class ReaderThreads:
+    """Reader threads running ``self._read(i)`` from ``with`` until its end, then stopped and joined."""
+
+    def __init__(self, count: int) -> None:
+        self.stop = threading.Event()
+        self.threads = [threading.Thread(target=self._read, args=(i,)) for i in range(count)]
+
+    def _read(self, reader: int) -> None:
+        raise NotImplementedError
+
+    def __enter__(self):
+        for thread in self.threads:
+            thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop.set()
+        for thread in self.threads:
+            thread.join(timeout=60)

@@ -13,26 +13,16 @@ import httpx
 import psycopg
 import pytest
 
-from tests.postgres import PostgresServer
-from tests.reliability.conftest import assert_error_shape
+from tests.reliability.conftest import ReaderThreads, assert_error_shape
 
 pytestmark = [pytest.mark.reliability, pytest.mark.slow]
 
 
-@pytest.fixture
-def database():
-    server = PostgresServer()
-    server.start()
-    yield server, server.new_database()
-    server.remove()
-
-
-class Traffic:
+class Traffic(ReaderThreads):
     """Readers that ask and vote on a list of replicas in turn, recording every outcome."""
 
     def __init__(self, urls: list[str], readers: int = 6) -> None:
         self.urls = urls
-        self.stop = threading.Event()
         self.lock = threading.Lock()
         self.acknowledged: list[tuple[int, str]] = []  # (id, question) of every 201
         self.asked: list[str] = []  # questions answered 200
@@ -40,17 +30,7 @@ class Traffic:
         self.vote_refusals: list[int] = []  # statuses of votes not acknowledged
         self.unexpected: list[str] = []
         self._counter = itertools.count()
-        self.threads = [threading.Thread(target=self._read, args=(r,)) for r in range(readers)]
-
-    def __enter__(self) -> Traffic:
-        for thread in self.threads:
-            thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.stop.set()
-        for thread in self.threads:
-            thread.join(timeout=30)
+        super().__init__(readers)
 
     def _read(self, reader: int) -> None:
         with httpx.Client(timeout=20) as client:

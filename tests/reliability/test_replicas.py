@@ -22,10 +22,10 @@ import pytest
 
 from corpus.load import load
 from tests.conftest import FIXTURES, SEED
-from tests.postgres import PostgresServer
 from tests.proxy import Nginx
 from tests.reliability.conftest import (
     ARTIFACTS,
+    ReaderThreads,
     assert_error_shape,
     assert_verbatim,
     free_ports,
@@ -60,26 +60,17 @@ class Outcome:
     body: dict
 
 
-@pytest.fixture
-def database():
-    server = PostgresServer()
-    server.start()
-    yield server, server.new_database()
-    server.remove()
-
-
-class Readers:
+class Readers(ReaderThreads):
     """Readers each from its own loopback address (127.0.0.x), so that the proxy's per-reader limit
     applies to each as it would to people behind different addresses."""
 
     def __init__(self, url: str, count: int = READERS) -> None:
         self.url = url
         self.t0 = time.monotonic()
-        self.stop = threading.Event()
         self.outcomes: list[Outcome] = []
         self.votes: list[tuple[int, str]] = []
         self.lock = threading.Lock()
-        self.threads = [threading.Thread(target=self._read, args=(i,)) for i in range(count)]
+        super().__init__(count)
 
     def now(self) -> float:
         return time.monotonic() - self.t0
@@ -124,16 +115,6 @@ class Readers:
         if response.status_code == 201:
             with self.lock:
                 self.votes.append((answer["id"], question))
-
-    def __enter__(self) -> Readers:
-        for thread in self.threads:
-            thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.stop.set()
-        for thread in self.threads:
-            thread.join(timeout=60)
 
 
 def figures(outcomes: list[Outcome], phases: dict[str, tuple[float, float]]) -> dict:
