@@ -1,6 +1,8 @@
 """What stands between the open internet and the question path (pure ASGI, no framework magic).
 
-- a request body is read at most up to ``max_body_bytes`` before anything parses it (413);
+- a request body is read at most up to ``max_body_bytes`` before anything parses it (413); the rest of a
+  refused body is read away first, within bounds (``LINGER_BYTES``, ``LINGER_SECONDS``), so that a client
+  still sending it reads the 413 instead of a connection reset (Python's urllib, for one);
 - each client address gets a token bucket on the limited paths (429 with ``Retry-After``);
 - at most ``max_inflight`` questions are answered at once; one more is refused at once (503 with
   ``Retry-After``) instead of queueing until every client times out;
@@ -12,6 +14,7 @@ Refusals use the API's one error shape (``service.web.errors``) with a French me
 
 from __future__ import annotations
 
+import asyncio
 import math
 import time
 from collections import OrderedDict
@@ -35,6 +38,10 @@ ASK_PATH = "/api/ask"
 RATE_LIMITED = {"/api/ask", "/api/feedback"}  # the paths a reader's browser calls, that cost CPU or disk
 MAX_CLIENTS = 10_000  # rate-limit buckets kept in memory; the least recently seen are forgotten first
 OVERLOAD_RETRY_AFTER = 1  # seconds
+# A refused body is read away up to this much, for this long (nginx's lingering close, bounded the same
+# way): enough for any honest client on a real link, too little for a slow sender to hold a worker.
+LINGER_BYTES = 64 * 1024 * 1024
+LINGER_SECONDS = 5.0
 
 # The demo page and article pages: their own script and styles, the widget's shadow-root <style>,
 # fetches to this service only; no frames, no plugins, no <base> tricks.
@@ -145,6 +152,8 @@ class Guard:
         announces to be) too large."""
         declared = Headers(scope=scope).get("content-length", "")
         if declared.isdigit() and int(declared) > self.max_body_bytes:
+            if int(declared) <= LINGER_BYTES:
+                await _drain(receive)
             await self._too_large(send)
             return None
         chunks, size = [], 0
@@ -155,6 +164,8 @@ class Guard:
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > self.max_body_bytes:
+                if message.get("more_body", False):
+                    await _drain(receive)
                 await self._too_large(send)
                 return None
             chunks.append(chunk)
@@ -207,3 +218,19 @@ class JSONErrorCORS(CORSMiddleware):
         return error_response(
             response.status_code, "cors_refused", "Origine, méthode ou en-tête non autorisé pour cette API.", headers
         )
+
+
+async def _drain(receive: Receive) -> None:
+    """Read and drop the rest of a request body: at most ``LINGER_BYTES``, for at most ``LINGER_SECONDS``."""
+    loop = asyncio.get_running_loop()
+    deadline, drained = loop.time() + LINGER_SECONDS, 0
+    while drained <= LINGER_BYTES:
+        try:
+            message = await asyncio.wait_for(receive(), max(0.0, deadline - loop.time()))
+        except TimeoutError:
+            return
+        if message["type"] != "http.request":
+            return
+        drained += len(message.get("body", b""))
+        if not message.get("more_body", False):
+            return

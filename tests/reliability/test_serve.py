@@ -10,6 +10,8 @@ import signal
 import socket
 import threading
 import time
+import urllib.error
+import urllib.request
 from dataclasses import replace
 
 import httpx
@@ -148,6 +150,24 @@ def test_huge_bodies_raw_paths_and_headers_on_the_wire(served):
         timeout=30,
     )
     assert assert_error_shape(big, 413)["code"] == "payload_too_large"
+    # urllib sends the whole body before it reads anything: the service reads the refused body away
+    # (bounded) so that it gets the 413, not a connection reset
+    request = urllib.request.Request(
+        f"{server.url}/api/ask", data=b'{"question": "' + b"a" * 8_000_000 + b'"}', method="POST"
+    )
+    request.add_header("Content-Type", "application/json")
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(request, timeout=30)
+    assert refused.value.code == 413 and json.loads(refused.value.read())["error"]["code"] == "payload_too_large"
+
+    # a sender that announces 10 MB and stalls holds the worker for LINGER_SECONDS at most, then gets its 413
+    host, port = server.url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=30) as conn:
+        conn.sendall(
+            b"POST /api/ask HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Content-Length: 10000000\r\n\r\n" + b"a" * 1000
+        )
+        assert conn.recv(65536).startswith(b"HTTP/1.1 413")
 
     def chunked():
         for _ in range(200):
