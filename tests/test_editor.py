@@ -214,10 +214,18 @@ def test_low_rated_answers_and_the_period_are_shown(client):
     )
 
 
-def test_coverage_from_log_on_the_command_line(strict, monkeypatch, tmp_path, capsys):
-    with make_client(strict, query_log=True) as client:
+@pytest.mark.parametrize("store", ["sqlite", "postgresql"])
+def test_coverage_from_log_on_the_command_line_and_the_page_read_the_configured_store(
+    store, strict, monkeypatch, tmp_path, capsys, request
+):
+    if store == "postgresql":
+        url = request.getfixturevalue("postgres_server").new_database()
+        monkeypatch.setenv("SOURCIER_DATABASE_URL", url)  # the service below and the command line
+    with make_client(strict, query_log=True, editor_token=TOKEN) as client:
+        assert client.app.state.db.name == store
         ask_all(client)
-        assert client.app.state.query_log.flush()
+        page = client.get("/api/editor/coverage", headers={"Authorization": f"Bearer {TOKEN}"}).json()
+        assert [q["question"] for q in page["questions"]] == ASKED  # the page waits for its own queued lines
         logged = client.app.state.db.queries()
     monkeypatch.setattr(startup_mod, "load_answerer", lambda s: strict)
     assert cli.main(["coverage", "--from-log", "--days", "1", "--out", str(tmp_path)]) == 0
