@@ -19,7 +19,7 @@ SQLITE_FILE = "sourcier.db"
 
 def open_store(settings: Settings) -> Store:
     """The configured store, its schema brought up to date (safe when several replicas start at once)."""
-    url = settings.database_url.get_secret_value() if settings.database_url else ""
+    url = _database_url(settings)
     if url:
         from service.storage.postgres import PostgresStore
 
@@ -31,7 +31,9 @@ def open_store(settings: Settings) -> Store:
 
 def store_exists(settings: Settings) -> bool:
     """Whether there is anything to read: a configured server, or the SQLite file already written."""
-    return (
-        bool(settings.database_url and settings.database_url.get_secret_value())
-        or (settings.data_dir / SQLITE_FILE).is_file()
-    )
+    return bool(_database_url(settings)) or (settings.data_dir / SQLITE_FILE).is_file()
+
+
+def _database_url(settings: Settings) -> str:
+    """The PostgreSQL URL, or "" for the SQLite file (unset and empty mean the same)."""
+    return settings.database_url.get_secret_value() if settings.database_url else ""

@@ -17,12 +17,19 @@ import psycopg
 from psycopg_pool import ConnectionPool, PoolTimeout
 
 from service.storage.migrations import VERSION_TABLE, pending
-from service.storage.records import Feedback, LoggedQuery, StoreUnavailable
+from service.storage.records import (
+    FEEDBACK_COLUMNS,
+    QUERY_COLUMNS,
+    Feedback,
+    LoggedQuery,
+    StoreUnavailable,
+    logged_query,
+    period_end,
+    values,
+)
 
 log = logging.getLogger(__name__)
 
-FEEDBACK_COLUMNS = 'question, doc_id, start, "end", vote, created_at, index_version'
-QUERY_COLUMNS = 'question, answered, score, doc_id, start, "end", created_at, index_version'
 # One lock id for "Sourcier is migrating this database": replicas starting together take turns.
 MIGRATION_LOCK = 0x50_55_52_43_49_45_52  # "SOURCIER"-ish, any constant bigint would do
 
@@ -82,7 +89,7 @@ class PostgresStore:
         with self._transaction() as conn:
             row = conn.execute(
                 f"INSERT INTO feedback ({FEEDBACK_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s) RETURNING id",
-                (item.question, item.doc_id, item.start, item.end, item.vote, item.created_at, item.index_version),
+                values(item),
             ).fetchone()
         assert row is not None  # RETURNING always gives the row
         return int(row[0])
@@ -91,15 +98,12 @@ class PostgresStore:
         with self._transaction() as conn, conn.cursor() as cursor:
             cursor.executemany(
                 f"INSERT INTO queries ({QUERY_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
-                [
-                    (q.question, q.answered, q.score, q.doc_id, q.start, q.end, q.created_at, q.index_version)
-                    for q in items
-                ],
+                [values(q) for q in items],
             )
 
     def _select(self, sql: str, since: float, until: float | None) -> list[tuple]:
         with self._transaction() as conn:
-            return conn.execute(sql, (since, until if until is not None else time.time() + 1)).fetchall()
+            return conn.execute(sql, (since, period_end(until))).fetchall()
 
     def feedback(self, since: float = 0.0, until: float | None = None) -> list[Feedback]:
         sql = f"SELECT {FEEDBACK_COLUMNS} FROM feedback WHERE created_at >= %s AND created_at < %s ORDER BY id"
@@ -107,7 +111,7 @@ class PostgresStore:
 
     def queries(self, since: float = 0.0, until: float | None = None) -> list[LoggedQuery]:
         sql = f"SELECT {QUERY_COLUMNS} FROM queries WHERE created_at >= %s AND created_at < %s ORDER BY id"
-        return [LoggedQuery(*row) for row in self._select(sql, since, until)]
+        return [logged_query(row) for row in self._select(sql, since, until)]
 
 
 def _redact(url: str) -> str:

@@ -1,9 +1,11 @@
-"""The records a store keeps, the interface of a store and its one failure."""
+"""The records a store keeps, their columns (one order for every store), the interface of a store and its
+one failure."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Protocol
+import time
+from dataclasses import astuple, dataclass
+from typing import Any, Protocol
 
 
 @dataclass(frozen=True)
@@ -49,3 +51,24 @@ class Store(Protocol):
     def schema_version(self) -> int: ...
 
     def close(self) -> None: ...
+
+
+# The columns in the records' field order, so a record is written with astuple() and read back with *row.
+FEEDBACK_COLUMNS = 'question, doc_id, start, "end", vote, created_at, index_version'
+QUERY_COLUMNS = 'question, answered, score, doc_id, start, "end", created_at, index_version'
+
+
+def values(item: Feedback | LoggedQuery) -> tuple[Any, ...]:
+    """A record's values in its table's column order."""
+    return astuple(item)
+
+
+def logged_query(row: tuple[Any, ...]) -> LoggedQuery:
+    """A query-log row as a record (SQLite keeps ``answered`` as 0/1, PostgreSQL as a boolean)."""
+    question, answered, *rest = row
+    return LoggedQuery(question, bool(answered), *rest)
+
+
+def period_end(until: float | None) -> float:
+    """The end of a period to read: ``until``, or anything written so far."""
+    return until if until is not None else time.time() + 1

@@ -11,10 +11,16 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from service.storage.migrations import VERSION_TABLE, pending
-from service.storage.records import Feedback, LoggedQuery, StoreUnavailable
-
-FEEDBACK_COLUMNS = 'question, doc_id, start, "end", vote, created_at, index_version'
-QUERY_COLUMNS = 'question, answered, score, doc_id, start, "end", created_at, index_version'
+from service.storage.records import (
+    FEEDBACK_COLUMNS,
+    QUERY_COLUMNS,
+    Feedback,
+    LoggedQuery,
+    StoreUnavailable,
+    logged_query,
+    period_end,
+    values,
+)
 
 
 class SQLiteStore:
@@ -68,7 +74,7 @@ class SQLiteStore:
         with self._transaction() as conn:
             cursor = conn.execute(
                 f"INSERT INTO feedback ({FEEDBACK_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (item.question, item.doc_id, item.start, item.end, item.vote, item.created_at, item.index_version),
+                values(item),
             )
         assert cursor.lastrowid is not None  # set by every INSERT
         return cursor.lastrowid
@@ -77,15 +83,12 @@ class SQLiteStore:
         with self._transaction() as conn:
             conn.executemany(
                 f"INSERT INTO queries ({QUERY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                [
-                    (q.question, int(q.answered), q.score, q.doc_id, q.start, q.end, q.created_at, q.index_version)
-                    for q in items
-                ],
+                [values(q) for q in items],
             )
 
     def _select(self, sql: str, since: float, until: float | None) -> list[tuple]:
         with self._lock:
-            return self._conn.execute(sql, (since, until if until is not None else time.time() + 1)).fetchall()
+            return self._conn.execute(sql, (since, period_end(until))).fetchall()
 
     def feedback(self, since: float = 0.0, until: float | None = None) -> list[Feedback]:
         sql = f"SELECT {FEEDBACK_COLUMNS} FROM feedback WHERE created_at >= ? AND created_at < ? ORDER BY id"
@@ -93,6 +96,4 @@ class SQLiteStore:
 
     def queries(self, since: float = 0.0, until: float | None = None) -> list[LoggedQuery]:
         sql = f"SELECT {QUERY_COLUMNS} FROM queries WHERE created_at >= ? AND created_at < ? ORDER BY id"
-        return [
-            LoggedQuery(q, bool(a), s, d, st, e, c, v) for q, a, s, d, st, e, c, v in self._select(sql, since, until)
-        ]
+        return [logged_query(row) for row in self._select(sql, since, until)]
