@@ -156,8 +156,21 @@ def _read_text(path: Path) -> str:
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
-def load_file(path: Path) -> list[Article]:
-    """Articles of one file (a ``.jsonl`` file holds many)."""
+def article_id(path: Path, root: Path | None = None) -> str:
+    """A file's article id: its path under the corpus folder ``root``, each part slugged and without
+    the suffix ("guides/Arrêt maladie.md" → "guides/arret-maladie"); a folder's ``index`` page is the
+    folder ("guides/index.html" → "guides"), so a static site export keeps one id per page. Stable
+    across builds (the vector reuse and the editors' reports rely on it); a file given alone: its name."""
+    if root is None:
+        return slug(path.stem)
+    parts = [slug(part) for part in path.relative_to(root).with_suffix("").parts]
+    if len(parts) > 1 and parts[-1] == "index":
+        parts.pop()
+    return "/".join(parts)
+
+
+def load_file(path: Path, doc_id: str | None = None) -> list[Article]:
+    """Articles of one file (a ``.jsonl`` file holds many); ``doc_id`` defaults to the file's name."""
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix == ".jsonl":
@@ -165,7 +178,7 @@ def load_file(path: Path) -> list[Article]:
     text = _read_text(path)
     if not text.strip():
         raise CorpusError(f"{path}: the file is empty")
-    doc_id = slug(path.stem)
+    doc_id = doc_id or slug(path.stem)
     if suffix == ".txt":
         return [parse_plain(text, doc_id, str(path))]
     if suffix in (".md", ".markdown"):
@@ -218,14 +231,16 @@ def load_jsonl(path: Path) -> Iterator[Article]:
             yield Article(record["id"], title, text, sections, url, where, boilerplate_spans(text))
 
 
-def corpus_files(paths: Iterable[Path]) -> list[Path]:
-    """Article files under the given files/folders, sorted for a stable corpus order."""
-    files: list[Path] = []
+def corpus_files(paths: Iterable[Path]) -> list[tuple[Path, Path | None]]:
+    """Article files under the given files/folders, each with the folder it was found under (None
+    for a file given alone), sorted for a stable corpus order."""
+    files: list[tuple[Path, Path | None]] = []
     for path in map(Path, paths):
         if path.is_dir():
-            files.extend(sorted(p for p in path.rglob("*") if p.suffix.lower() in SUFFIXES and p.is_file()))
+            found = sorted(p for p in path.rglob("*") if p.suffix.lower() in SUFFIXES and p.is_file())
+            files.extend((p, path) for p in found)
         elif path.is_file():
-            files.append(path)
+            files.append((path, None))
         else:
             raise CorpusError(f"{path}: no such file or folder")
     return files
@@ -235,8 +250,8 @@ def load(paths: Iterable[Path]) -> list[Article]:
     """All articles under ``paths``; ids must be unique across the whole corpus."""
     articles: list[Article] = []
     seen: dict[str, str] = {}
-    for path in corpus_files(paths):
-        for article in load_file(path):
+    for path, root in corpus_files(paths):
+        for article in load_file(path, article_id(path, root)):
             if article.doc_id in seen:
                 raise CorpusError(
                     f"{article.source}: duplicate article id {article.doc_id!r} (first seen in {seen[article.doc_id]})"

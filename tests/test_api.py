@@ -101,7 +101,7 @@ def test_articles_api_and_unknown_article(client):
     assert [s["title"] for s in body["sections"]][1:] == ["Pourquoi le cœur s’accélère ?", "Récupération"]
     assert_error(client.get("/api/articles/inconnu"), 404, "unknown_article")
     assert_error(client.get("/articles/inconnu"), 404, "unknown_article")
-    assert_error(client.get("/api/articles/..%2F..%2Fetc%2Fpasswd"), 404, "not_found")
+    assert_error(client.get("/api/articles/..%2F..%2Fetc%2Fpasswd"), 404, "unknown_article")
     assert_error(client.get("/api/articles/%2E%2E"), 404, "unknown_article")
 
 
@@ -148,3 +148,31 @@ def test_the_top_k_setting_is_the_default_of_both_ask_routes(encoder, config, mo
         asked = client.get("/api/ask", params={"q": "nerf tibial du mollet", "top_k": 4}).json()
     assert len(post["passages"]) == len(get["passages"]) == 1 and post["alternatives"] == []
     assert len(asked["passages"]) == 4
+
+
+def test_a_static_site_export_is_served_with_ids_from_its_paths(tmp_path, encoder, config):
+    """Folders of index.html (a static export): one article per page, its id its path, and every link
+    Sourcier gives (citation, article page, demo page) opens that article."""
+    pages = {
+        "index.html": "<h1>Accueil</h1><p>Bienvenue sur l’aide : posez vos questions sur le cœur.</p>",
+        "cœur/index.html": "<h1>Le cœur</h1><p>Le cœur bat plus vite à l’effort, jusqu’à 180 battements 🫀.</p>",
+        "cœur/repos/index.html": "<h1>Au repos</h1><p>Au repos, le cœur bat de 60 à 80 fois par minute.</p>",
+        "mollet/index.html": "<h1>Le mollet</h1><p>Le mollet se contracte quand le nerf tibial s'active.</p>",
+    }
+    for name, html in pages.items():
+        (tmp_path / "site" / name).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / "site" / name).write_text(f"<html><body><main>{html}</main></body></html>", encoding="utf-8")
+    articles = load([tmp_path / "site"])
+    assert [a.doc_id for a in articles] == ["coeur", "coeur/repos", "index", "mollet"]
+    index = build(articles, encoder, config)
+    answerer = make_answerer(index, encoder, threshold=-1.0, base_url="http://test")
+    app = create_app(Settings(), loader=lambda settings: answerer)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        body = client.post("/api/ask", json={"question": "combien de battements au repos ?"}).json()
+        citation = body["answer"]["citation"]
+        assert citation["doc_id"] == "coeur/repos"
+        link = client.get(citation["url"].removeprefix("http://test"))
+        assert link.status_code == 200 and "60 à 80 fois" in link.text
+        assert client.get("/api/articles/coeur/repos").json()["title"] == "Au repos"
+        assert 'href="/articles/coeur/repos"' in client.get("/").text
+        assert_error(client.get("/api/articles/coeur/absent"), 404, "unknown_article")

@@ -102,3 +102,20 @@ def test_crlf_is_normalised_and_slugs_are_stable():
 def test_folder_load_is_sorted_and_covers_every_format():
     ids = [a.doc_id for a in load([FIXTURES])]
     assert ids == ["velo-01", "pain-02", "guide-coeur", "piege"]
+
+
+def test_ids_come_from_the_path_under_the_corpus_folder(tmp_path):
+    """A static export repeats file names (index.html in every folder): ids are relative paths, a
+    folder's index page is the folder, and the same tree gives the same ids on every build."""
+    for name in ["index.html", "Aide/index.html", "Aide/Arrêt maladie.md", "Aide/FAQ/index.htm", "blog/index.txt"]:
+        path = tmp_path / "site" / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        text = "<h1>Titre</h1><p>Un texte.</p>" if "htm" in name else "# Titre\n\nUn texte.\n"
+        path.write_text(text, encoding="utf-8")
+    ids = [a.doc_id for a in load([tmp_path / "site"])]
+    assert sorted(ids) == ["aide", "aide/arret-maladie", "aide/faq", "blog", "index"]
+    assert ids == [a.doc_id for a in load([tmp_path / "site"])]
+    assert [a.doc_id for a in load([tmp_path / "site" / "Aide" / "Arrêt maladie.md"])] == ["arret-maladie"]
+    (tmp_path / "site" / "aide.txt").write_text("Un autre texte.\n", encoding="utf-8")
+    with pytest.raises(CorpusError, match="duplicate article id 'aide'"):
+        load([tmp_path / "site"])

@@ -11,6 +11,7 @@ import json
 from dataclasses import dataclass
 from html import escape
 from pathlib import Path
+from urllib.parse import quote
 
 from corpus.load import Article
 from service.web.pages import STYLE, article_text_html
@@ -36,14 +37,17 @@ def widget_script(examples: list[str]) -> WidgetScript:
     return WidgetScript(body, hashlib.sha256(body).hexdigest()[:12])
 
 
+def _href(article: Article) -> str:
+    """Sourcier's page of an article (an id may hold "/": a page of a static site's sub-folder)."""
+    return escape("/articles/" + quote(article.doc_id, safe="/"), quote=True)
+
+
 def demo_page(articles: list[Article], script_src: str, public_url: str) -> str:
     """The product on one page: the widget inline above the articles, then their text."""
-    listing = "".join(
-        f'<li><a href="/articles/{escape(a.doc_id, quote=True)}">{escape(a.title)}</a></li>' for a in articles
-    )
+    listing = "".join(f'<li><a href="{_href(a)}">{escape(a.title)}</a></li>' for a in articles)
     texts = "".join(
         f'<article><div class="text">{article_text_html(a)}</div>'
-        f'<p class="muted"><a href="/articles/{escape(a.doc_id, quote=True)}">Ouvrir l’article</a>'
+        f'<p class="muted"><a href="{_href(a)}">Ouvrir l’article</a>'
         f"</p></article><hr>"
         for a in articles[:DEMO_FULL_ARTICLES]
     )

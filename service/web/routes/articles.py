@@ -25,7 +25,7 @@ def find_article(answerer: Answerer, doc_id: str) -> Article:
     return article
 
 
-@router.get("/api/articles/{doc_id}", response_model=ArticleOut)
+@router.get("/api/articles/{doc_id:path}", response_model=ArticleOut)
 def get_article(doc_id: str, answerer: AnswererDep) -> dict[str, Any]:
     article = find_article(answerer, doc_id)
     return {
@@ -37,6 +37,6 @@ def get_article(doc_id: str, answerer: AnswererDep) -> dict[str, Any]:
     }
 
 
-@router.get("/articles/{doc_id}", response_class=HTMLResponse)
+@router.get("/articles/{doc_id:path}", response_class=HTMLResponse)
 def show_article(doc_id: str, answerer: AnswererDep, start: int | None = None, end: int | None = None) -> HTMLResponse:
     return HTMLResponse(article_page(find_article(answerer, doc_id), start, end))
