@@ -15,7 +15,7 @@ from bench.common import PIAF_ARTICLES, SEED, WORK, bench_settings
 from corpus.chunk import chunks, pairs, sentences
 from corpus.load import load
 from index import store
-from index.build import build, chunk_input, pair_input, sentence_input, vector_cache
+from index.build import build, chunk_input, pair_input, sentence_input, token_cache, vector_cache
 from index.search import Index
 
 BARE_SAMPLE = 2000  # inputs timed bare: a fixed random sample of the PIAF build's inputs
@@ -100,7 +100,7 @@ def run(runtime: str, dims: int | None = None) -> BuildResult:
         previous = store.load(
             index_folder("piaf-480", runtime, dims), config, encoder.name, encoder.dims, runtime=encoder.runtime
         )
-        incremental = build(changed, encoder, config, cache=vector_cache(previous))
+        incremental = build(changed, encoder, config, cache=vector_cache(previous), token_cache=token_cache(previous))
         store.save(incremental, WORK / "index-piaf-480-incremental")
         seconds = time.perf_counter() - started
     own = len(_inputs([a for a in changed if a.doc_id == changed_id]))

@@ -34,7 +34,8 @@ WARMUP = 5
 
 
 class TimedEncoder:
-    """Wraps an encoder and records how long each ``encode_queries`` call took (ms)."""
+    """Wraps an encoder and records how long each question's model call took (ms): ``encode_queries``, or
+    ``encode_query_tokens`` when the service reads (the question's vector and token vectors, one call)."""
 
     def __init__(self, encoder: Any) -> None:
         self.encoder, self.samples = encoder, list[float]()
@@ -45,6 +46,12 @@ class TimedEncoder:
         vectors = self.encoder.encode_queries(texts)
         self.samples.append((time.perf_counter() - started) * 1000)
         return vectors
+
+    def encode_query_tokens(self, text: str) -> tuple[np.ndarray, np.ndarray]:
+        started = time.perf_counter()
+        found = self.encoder.encode_query_tokens(text)
+        self.samples.append((time.perf_counter() - started) * 1000)
+        return found
 
 
 @dataclass

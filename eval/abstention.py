@@ -106,7 +106,7 @@ def collect(settings: Settings, names: list[str], progress: bool = False) -> dic
         answerer = Answerer(index, encoder, config)
 
         def best(question: str, answerer: Answerer = answerer) -> float:
-            return answerer.candidates(question).ranked[0].score
+            return answerer.candidates(question).support
 
         others = [q.question for other, s in sets.items() if not _same_corpus(other, name) for q in s.questions]
         found[name] = Scores(

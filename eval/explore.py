@@ -47,6 +47,7 @@ class Unit:
     pair_gold: bool  # one of its pairs contains a gold span
     answer_gold: bool  # the answer the service builds from it (alone or paired) contains one
     answer_length: int
+    reading: float  # the service's reading term (reader_weight × MaxSim) for the candidates it read, else 0
 
 
 @dataclass
@@ -100,6 +101,7 @@ def gather(eval_set: EvalSet, answerer: Answerer) -> list[Asked]:
                     any(contains_gold(*pair) for pair in pairs),
                     contains_gold(c.first, c.last),
                     index.sentences[c.last].end - index.sentences[c.first].start,
+                    answerer.config.reader_weight * (c.reading or 0.0),
                 )
             )
         asked.append(Asked(q.answerable, q.doc_id, found.chunk_hits[0][1], units))
@@ -195,7 +197,8 @@ def main() -> None:
         weights = learn_ranker([a for a in gathered["piaf"][1] if a.answerable and a.doc_id not in held_docs])
     for name, (answerer, asked) in gathered.items():
         penalty = answerer.config.number_penalty
-        report(name, "current", asked, lambda u, a: u.score)
+        report(name, "current", asked, lambda u, a: u.score + u.reading)
+        report(name, "no reading", asked, lambda u, a: u.score)
 
         def no_number_check(u: Unit, a: Asked, penalty: float = penalty) -> float:
             return u.score + (penalty if u.unnumbered else 0.0)

@@ -28,7 +28,7 @@ from __future__ import annotations
 import argparse
 import statistics
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -252,7 +252,8 @@ def main(argv: list[str] | None = None) -> int:
             states = TokenStates(str(fetch.resolve(settings.model, settings.model_cache)))
         eval_set = load(name)
         index = eval_index(eval_set, encoder, settings.index_config(), eval_folder(settings, eval_set), progress=True)
-        answerer = Answerer(index, encoder, settings.answer_config(threshold=0.0))
+        # The bi-encoder's own candidates, in its order: the service's reading is what is measured here.
+        answerer = Answerer(index, encoder, replace(settings.answer_config(threshold=0.0), reader_weight=0.0))
         if args.cost:
             timed = cost(answerer, eval_set)
             print(

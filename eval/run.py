@@ -92,8 +92,9 @@ class System(Protocol):
 
 
 class SourcierSystem:
-    """Sourcier as the evaluation sees it: the best candidate whatever its score, so the same run
-    yields every threshold's numbers; the service's decision is ``score >= threshold``."""
+    """Sourcier as the evaluation sees it: the service's answer, and where it abstains its best answer
+    all the same, scored by the best score without reading (``Result.support``, what the service's
+    decision ``support >= threshold`` compares), so one run yields the numbers with and without abstention."""
 
     name = "sourcier"
 
@@ -102,16 +103,18 @@ class SourcierSystem:
 
     def predict(self, question_id: str, question: str) -> Prediction:
         started = time.perf_counter()
-        result = self.answerer.answer(question, top_k=10, threshold=-math.inf)
+        result = self.answerer.answer(question, top_k=10)
         seconds = time.perf_counter() - started
+        if not result.answered:  # its best answer all the same, for the numbers without abstention
+            result = self.answerer.answer(question, top_k=10, threshold=-math.inf)
         passages = [Span(p.doc_id, p.start, p.end, p.text) for p in result.passages]
-        if result.answer is None:  # an empty index: nothing to answer with
+        if result.answer is None or result.support is None:  # an empty index: nothing to answer with
             return Prediction(question_id, None, -1.0, passages, seconds)
         a, c = result.answer, result.answer.citation
         return Prediction(
             question_id,
             Span(c.doc_id, c.start, c.end, a.text),
-            a.score,
+            result.support,
             passages,
             seconds,
             Span(c.doc_id, c.start, c.end, a.text),

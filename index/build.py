@@ -4,7 +4,8 @@ Units are sentences, pairs of adjacent sentences of one paragraph, and chunks. E
 with its section title (``sentence_input``, ``pair_input``, ``chunk_input``) and known by the hash of
 that input (``text_hash``): a rebuild reuses the vector of every input whose hash it already has
 (``cache``, from ``vector_cache`` or ``index.store.reusable_vectors``), so adding one article embeds
-only it. Nothing here touches the disk: ``index.store`` saves the result.
+only it. Sentences are embedded with their token vectors when the settings keep them (``index.tokens``),
+from the same model call. Nothing here touches the disk: ``index.store`` saves the result.
 """
 
 from __future__ import annotations
@@ -21,9 +22,10 @@ import numpy as np
 from corpus.chunk import UNITS_VERSION, Chunk, Sentence, chunks, pairs, sentences
 from corpus.load import Article
 from index.config import IndexConfig
-from index.encoder import Encoder, ModelInfo
+from index.encoder import Encoder, ModelInfo, TokenEncoder
 from index.manifest import FORMAT, BuildStats, CorpusStats, Manifest
 from index.search import Index, make_faiss
+from index.tokens import Tokens, quantize
 
 log = logging.getLogger(__name__)
 
@@ -74,6 +76,31 @@ def _embed(
     return matrix.astype(np.float32), hashes, len(missing)
 
 
+def _embed_sentences(
+    encoder: TokenEncoder,
+    items: list[tuple[str, str]],
+    bodies: list[int],
+    cache: dict[str, np.ndarray],
+    token_cache: dict[str, tuple[np.ndarray, np.ndarray]],
+    dims: int,
+    progress: bool,
+) -> tuple[np.ndarray, list[str], int, Tokens]:
+    """Like ``_embed``, with each sentence's token vectors from the same model call (``index.tokens``):
+    a sentence is embedded again only when its vector or its tokens are not kept."""
+    hashes = [text_hash(title, text) for title, text in items]
+    missing = sorted({h: i for i, h in enumerate(hashes) if h not in cache or h not in token_cache}.values())
+    if missing:
+        log.info("embedding %d new sentences with their tokens (%d reused)", len(missing), len(items) - len(missing))
+        vectors, states = encoder.encode_document_tokens(
+            [items[i][1] for i in missing], [items[i][0] for i in missing], [bodies[i] for i in missing], progress
+        )
+        for i, vector, tokens in zip(missing, vectors, states):
+            cache[hashes[i]] = vector
+            token_cache[hashes[i]] = quantize(tokens, dims)
+    matrix = np.stack([cache[h] for h in hashes]) if hashes else np.zeros((0, encoder.dims), dtype=np.float32)
+    return matrix.astype(np.float32), hashes, len(missing), Tokens.pack([token_cache[h] for h in hashes], dims)
+
+
 def _units(articles: list[Article], config: IndexConfig) -> tuple[list[Sentence], list[tuple[int, int]], list[Chunk]]:
     """Every sentence, pair (positions in the sentence list) and chunk of ``articles``, in order."""
     all_sentences: list[Sentence] = []
@@ -101,10 +128,14 @@ def build(
     config: IndexConfig,
     cache: dict[str, np.ndarray] | None = None,
     progress: bool = False,
+    token_cache: dict[str, tuple[np.ndarray, np.ndarray]] | None = None,
 ) -> Index:
     """Cut, embed and index ``articles``. ``cache`` maps input hashes to vectors already computed
-    (from the previous index); it is updated with the new ones."""
+    (from the previous index), ``token_cache`` sentence hashes to their kept token vectors; both are
+    updated with the new ones. Token vectors are kept when ``config.token_dims`` asks for them and the
+    encoder gives them (a test's fake encoder may not: its index then has none)."""
     cache = {} if cache is None else cache
+    token_cache = {} if token_cache is None else token_cache
     started = time.perf_counter()
     all_sentences, all_pairs, all_chunks = _units(articles, config)
     by_id = {a.doc_id: a for a in articles}
@@ -117,7 +148,14 @@ def build(
         )
         for i, j in all_pairs
     ]
-    s_vectors, s_hashes, s_new = _embed(encoder, sentence_items, cache, progress, "sentences")
+    tokens = None
+    if config.token_dims and isinstance(encoder, TokenEncoder):
+        bodies = [s.end - s.start for s in all_sentences]
+        s_vectors, s_hashes, s_new, tokens = _embed_sentences(
+            encoder, sentence_items, bodies, cache, token_cache, config.token_dims, progress
+        )
+    else:
+        s_vectors, s_hashes, s_new = _embed(encoder, sentence_items, cache, progress, "sentences")
     p_vectors, p_hashes, p_new = _embed(encoder, pair_items, cache, progress, "pairs")
     c_vectors, c_hashes, c_new = _embed(encoder, chunk_items, cache, progress, "chunks")
     model = encoder.info()
@@ -136,6 +174,7 @@ def build(
             sentences=len(all_sentences),
             pairs=len(all_pairs),
             chunks=len(all_chunks),
+            tokens=0 if tokens is None else len(tokens.codes),
         ),
         BuildStats(round(time.perf_counter() - started, 2), embedded, total - embedded),
     )
@@ -153,7 +192,15 @@ def build(
         p_hashes,
         make_faiss(s_vectors, config.index_type),
         make_faiss(c_vectors, config.index_type),
+        tokens,
     )
+
+
+def token_cache(index: Index) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Sentence hash → its kept token vectors, for reuse by the next build (empty without tokens)."""
+    if index.tokens is None:
+        return {}
+    return {h: index.tokens.of(pos) for pos, h in enumerate(index.sentence_hashes)}
 
 
 def vector_cache(index: Index) -> dict[str, np.ndarray]:

@@ -21,8 +21,16 @@ class IndexConfig:
     index_type: str  # "flat" (exact) or "hnsw" (approximate, for very large corpora)
     runtime: str  # "onnx-int8", "onnx" or "torch": int8 vectors differ from fp32 ones
     dims: int | None  # Matryoshka truncation; None keeps the model's full size
+    token_dims: int  # size of each sentence token vector kept for late interaction (index.tokens); 0: none
 
 
 # What an index older than a setting was built with: the manifests of the first indexes recorded no
 # runtime (they were torch) and no dims (full size). Never a default for a new index.
-LEGACY_SETTINGS = {"chunk_chars": 600, "chunk_overlap": 1, "index_type": "flat", "runtime": "torch", "dims": None}
+LEGACY_SETTINGS = {
+    "chunk_chars": 600,
+    "chunk_overlap": 1,
+    "index_type": "flat",
+    "runtime": "torch",
+    "dims": None,
+    "token_dims": 0,
+}

@@ -84,3 +84,24 @@ class Encoder(Protocol):
     def encode_documents(self, texts: list[str], titles: list[str], progress: bool = False) -> np.ndarray: ...
 
     def info(self) -> ModelInfo: ...
+
+
+@runtime_checkable
+class TokenEncoder(Encoder, Protocol):
+    """An encoder that also gives token vectors (late interaction, ``index.tokens``), from the same model
+    call as the text's vector: reading costs no second pass, neither per question nor per build.
+
+    Token vectors are unit length, in the sentence vectors' space (the model's Dense layers applied to
+    each token), for the text's own tokens only: not the prompt, title, section or special tokens.
+    """
+
+    def encode_query_tokens(self, text: str) -> tuple[np.ndarray, np.ndarray]:
+        """The question's vector (as ``encode_queries``) and its token vectors."""
+        ...
+
+    def encode_document_tokens(
+        self, texts: list[str], titles: list[str], keep: list[int], progress: bool = False
+    ) -> tuple[np.ndarray, list[np.ndarray]]:
+        """The documents' vectors (as ``encode_documents``) and the token vectors of the last
+        ``keep[i]`` characters of each text (the sentence after its section title)."""
+        ...

@@ -67,7 +67,8 @@ def ensure(
     if not isinstance(encoder, Encoder):
         encoder = encoder()
     cache = store.reusable_vectors(folder, encoder.name, encoder.runtime, encoder.dims)
-    index = build(articles, encoder, config, cache=cache, progress=progress)
+    tokens = store.reusable_tokens(folder, encoder.name, encoder.runtime, encoder.dims, config.token_dims)
+    index = build(articles, encoder, config, cache=cache, progress=progress, token_cache=tokens)
     store.save(index, folder)
     return Ensured(index.manifest, index, built=True)
 

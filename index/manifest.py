@@ -37,6 +37,7 @@ class CorpusStats:
     sentences: int
     pairs: int | None = None  # None: an index of format 1, which had no pairs
     chunks: int
+    tokens: int = 0  # sentence token vectors kept (index.tokens); 0: none, the answers are the bi-encoder's
 
 
 @dataclass(frozen=True)
@@ -101,6 +102,7 @@ class Manifest:
                 sentences=corpus["sentences"],
                 pairs=corpus.get("pairs"),
                 chunks=corpus["chunks"],
+                tokens=corpus.get("tokens", 0),
             ),
             BuildStats(**{f.name: record["build"][f.name] for f in fields(BuildStats)}),
             None if files is None else dict(files),

@@ -63,6 +63,44 @@ class SentenceTransformerEncoder:
         )
         return np.asarray(vectors, dtype=np.float32)
 
+    def encode_query_tokens(self, text: str) -> tuple[np.ndarray, np.ndarray]:
+        prompt = (self.model.prompts or {}).get("query") or ""
+        return self._with_tokens(prompt + text, len(text))
+
+    def encode_document_tokens(
+        self, texts: list[str], titles: list[str], keep: list[int], progress: bool = False
+    ) -> tuple[np.ndarray, list[np.ndarray]]:
+        from tqdm import tqdm
+
+        vectors = np.zeros((len(texts), self.dims), dtype=np.float32)
+        tokens = []
+        for row, (text, title, kept) in enumerate(
+            tqdm(list(zip(texts, titles, keep)), desc="embedding", unit="passage", disable=not progress)
+        ):
+            full = f"title: {title or 'none'} | text: {text}" if self._has_document_prompt else text
+            vectors[row], states = self._with_tokens(full, kept)
+            tokens.append(states)
+        return vectors, tokens
+
+    def _with_tokens(self, text: str, keep: int) -> tuple[np.ndarray, np.ndarray]:
+        """The text's vector and the unit token vectors of its last ``keep`` characters, one forward pass."""
+        import torch
+
+        encoded = self.model.tokenizer(text, return_offsets_mapping=True, return_tensors="pt")
+        offsets = encoded.pop("offset_mapping")[0].tolist()
+        skip = len(text) - keep
+        rows = [i for i, (start, end) in enumerate(offsets) if end > start and end > skip]
+        with torch.inference_mode():
+            out = self.model.forward(dict(encoded))
+            states = out["token_embeddings"][0]
+            for module in self.model:
+                if type(module).__name__ == "Dense":
+                    states = module.activation_function(module.linear(states))
+        vector = out["sentence_embedding"][0, : self.dims].numpy()
+        tokens = states[rows].numpy().astype(np.float32)
+        tokens /= np.maximum(np.linalg.norm(tokens, axis=1, keepdims=True), 1e-12)
+        return (vector / np.linalg.norm(vector)).astype(np.float32), tokens
+
     def info(self) -> ModelInfo:
         folder = Path(self.path)
         hashes = model_hashes(folder) if folder.is_dir() else {}

@@ -37,7 +37,8 @@ log = logging.getLogger(__name__)
 EMBEDDING = "alone"  # each text run alone (batch of one): recorded in the runtime string, so older indexes are rebuilt
 TOKENIZER = "spm"  # Gemma's SentencePiece model (see Pieces); also in the runtime string
 # Bump a precision's recipe when its export or quantisation changes: its cached files are then regenerated.
-RECIPES = {"fp32": 1, "int8": 2}  # int8 2: the token-embedding table quantised too
+# fp32 2 / int8 3: a second output, every token's vector through the Dense layers (late interaction).
+RECIPES = {"fp32": 2, "int8": 3}  # int8 2: the token-embedding table quantised too
 PRECISIONS = {"onnx": "fp32", "onnx-int8": "int8"}
 # The precision as the runtime string names it: vectors of another quantisation are another runtime, so an
 # index built with the MatMul-only int8 (``int8``) is rebuilt rather than searched with these queries.
@@ -135,7 +136,8 @@ def ensure_export(model_path: Path, precision: str = "fp32") -> Path:
 
 
 def _torch_model(model_path: Path):  # noqa: ANN202 - torch types stay out of this module's signatures
-    """The sentence-transformers model as one torch module: ids and mask → normalised embedding."""
+    """The sentence-transformers model as one torch module: ids and mask → normalised embedding, and
+    every token's state through the same Dense layers (not normalised: ``index.tokens`` cuts, then normalises)."""
     import torch
     from sentence_transformers import SentenceTransformer
 
@@ -157,13 +159,15 @@ def _torch_model(model_path: Path):  # noqa: ANN202 - torch types stay out of th
             self.body = modules[0].auto_model
             self.dense = torch.nn.ModuleList(dense)
 
-        def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:
+        def forward(self, input_ids: torch.Tensor, attention_mask: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
             hidden = self.body(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
             mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
             vector = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+            tokens = hidden
             for layer in self.dense:
                 vector = layer.activation_function(layer.linear(vector))
-            return torch.nn.functional.normalize(vector, dim=-1)
+                tokens = layer.activation_function(layer.linear(tokens))
+            return torch.nn.functional.normalize(vector, dim=-1), tokens
 
     return Embedder().eval()
 
@@ -180,7 +184,7 @@ def _export_fp32(model_path: Path, target: Path) -> None:
             (torch.from_numpy(ids), torch.from_numpy(mask)),
             str(target),
             input_names=["input_ids", "attention_mask"],
-            output_names=["sentence_embedding"],
+            output_names=["sentence_embedding", "token_states"],
             dynamic_shapes=dynamic,
             dynamo=True,
             opset_version=18,
@@ -222,6 +226,11 @@ class Pieces:
 
     def ids(self, text: str) -> list[int]:
         return [self.bos, *self.model.encode(text)[: MAX_TOKENS - 2], self.eos]
+
+    def ids_and_ends(self, text: str) -> tuple[list[int], list[int]]:
+        """``ids(text)``, and where each piece ends in ``text`` (UTF-8 bytes; ``<bos>``/``<eos>`` have none)."""
+        pieces = self.model.encode(text, out_type="proto").pieces[: MAX_TOKENS - 2]
+        return [self.bos, *(p.id for p in pieces), self.eos], [p.end for p in pieces]
 
     def batch(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
         """Right-padded ids and attention mask, for the export's probes."""
@@ -282,8 +291,20 @@ class OnnxEncoder:
     def _one(self, session, text: str) -> np.ndarray:  # noqa: ANN001
         ids = np.array([self.pieces.ids(text)], dtype=np.int64)
         mask = np.ones_like(ids)
-        vector = session.run(None, {"input_ids": ids, "attention_mask": mask})[0][0, : self.dims]
+        vector = session.run(["sentence_embedding"], {"input_ids": ids, "attention_mask": mask})[0][0, : self.dims]
         return vector / np.linalg.norm(vector)
+
+    def _one_with_tokens(self, session, text: str, keep: int) -> tuple[np.ndarray, np.ndarray]:  # noqa: ANN001
+        """The text's vector and the unit token vectors of its last ``keep`` characters, one model call."""
+        ids, ends = self.pieces.ids_and_ends(text)
+        skip = len(text[: len(text) - keep].encode("utf-8"))
+        rows = [i + 1 for i, end in enumerate(ends) if end > skip]  # + 1: past <bos>
+        batch = np.array([ids], dtype=np.int64)
+        vector, states = session.run(None, {"input_ids": batch, "attention_mask": np.ones_like(batch)})
+        vector = vector[0, : self.dims]
+        tokens = states[0, rows].astype(np.float32)
+        tokens /= np.maximum(np.linalg.norm(tokens, axis=1, keepdims=True), 1e-12)
+        return vector / np.linalg.norm(vector), tokens
 
     def _encode(self, texts: list[str], progress: bool = False) -> np.ndarray:
         """Vectors in input order, each text run alone (see the class docstring)."""
@@ -308,10 +329,37 @@ class OnnxEncoder:
     def encode_queries(self, texts: list[str]) -> np.ndarray:
         return self._encode([self.prompts.get("query", "") + text for text in texts])
 
+    def encode_query_tokens(self, text: str) -> tuple[np.ndarray, np.ndarray]:
+        return self._one_with_tokens(self.session, self.prompts.get("query", "") + text, len(text))
+
+    def encode_document_tokens(
+        self, texts: list[str], titles: list[str], keep: list[int], progress: bool = False
+    ) -> tuple[np.ndarray, list[np.ndarray]]:
+        """Like ``encode_documents``, each text alone on the workers' one-thread sessions."""
+        from tqdm import tqdm
+
+        inputs = self._document_inputs(texts, titles)
+        if self._document_session is None:
+            self._document_session = open_session(self.file, threads=1)
+        session = self._document_session
+        out = np.zeros((len(texts), self.dims), dtype=np.float32)
+        tokens: list[np.ndarray] = []
+        with ThreadPoolExecutor(self.workers) as pool:
+            results = pool.map(lambda item: self._one_with_tokens(session, *item), zip(inputs, keep))
+            for row, (vector, states) in enumerate(
+                tqdm(results, total=len(texts), desc="embedding", unit="passage", disable=not progress)
+            ):
+                out[row] = vector
+                tokens.append(states)
+        return out, tokens
+
     def encode_documents(self, texts: list[str], titles: list[str], progress: bool = False) -> np.ndarray:
+        return self._encode(self._document_inputs(texts, titles), progress)
+
+    def _document_inputs(self, texts: list[str], titles: list[str]) -> list[str]:
         if "document" in self.prompts:
-            texts = [f"title: {title or 'none'} | text: {text}" for text, title in zip(texts, titles)]
-        return self._encode(list(texts), progress)
+            return [f"title: {title or 'none'} | text: {text}" for text, title in zip(texts, titles)]
+        return list(texts)
 
     def info(self) -> ModelInfo:
         return ModelInfo(

@@ -17,6 +17,7 @@ import numpy as np
 from corpus.chunk import Chunk, Sentence
 from corpus.load import Article
 from index.manifest import Manifest
+from index.tokens import Tokens
 
 
 def make_faiss(vectors: np.ndarray, index_type: str) -> Any:
@@ -62,6 +63,7 @@ class Index:
     pair_hashes: list[str]
     sentence_faiss: Any = field(repr=False)
     chunk_faiss: Any = field(repr=False)
+    tokens: Tokens | None = field(default=None, repr=False)  # sentence token vectors, for reading
 
     def __post_init__(self) -> None:
         self.pair_at = {first: row for row, (first, _) in enumerate(self.pairs)}  # first sentence → pair row

@@ -3,7 +3,8 @@
 On disk: ``manifest.json`` (``index.manifest``: model, settings, corpus hash, counts, file hashes),
 ``articles.jsonl``, ``sentences.jsonl``, ``pairs.jsonl``, ``chunks.jsonl`` (offsets and the hash of
 each embedded input), ``sentences.faiss`` / ``chunks.faiss`` (searched) and ``pairs.npy`` (only
-compared with the question next to a chosen sentence, never searched). No pickle. A save writes a
+compared with the question next to a chosen sentence, never searched); with sentence token vectors,
+``index.tokens``' three ``.npy`` files. No pickle. A save writes a
 temporary folder and renames it into place, so a crash never leaves a half index where the service
 looks. A load checks everything before trusting it: the manifest against the configuration, every
 file against its hash, the counts against each other. Building is ``index.build``; deciding whether
@@ -32,6 +33,8 @@ from index.config import IndexConfig
 from index.encoder import sha256_file
 from index.manifest import MANIFEST, StoreError, check_compatible, read_manifest, write_manifest
 from index.search import Index
+from index.tokens import FILES as TOKEN_FILES
+from index.tokens import Tokens
 
 log = logging.getLogger(__name__)
 
@@ -110,7 +113,11 @@ def save(index: Index, folder: Path) -> Path:
         np.save(tmp / "pairs.npy", np.ascontiguousarray(index.pair_vectors, dtype=np.float32), allow_pickle=False)
         faiss.write_index(index.sentence_faiss, str(tmp / "sentences.faiss"))
         faiss.write_index(index.chunk_faiss, str(tmp / "chunks.faiss"))
-        manifest = replace(index.manifest, files={name: sha256_file(tmp / name) for name in FILES})
+        names = list(FILES)
+        if index.tokens is not None:
+            index.tokens.save(tmp)
+            names += TOKEN_FILES
+        manifest = replace(index.manifest, files={name: sha256_file(tmp / name) for name in names})
         write_manifest(manifest, tmp)
         index.manifest = manifest
         _swap(tmp, folder)
@@ -163,7 +170,8 @@ def load(
     manifest = read_manifest(folder)
     if config is not None:
         check_compatible(manifest, config, model_name, dims, runtime)
-    for name in FILES:
+    with_tokens = "tokens.npy" in (manifest.files or {})
+    for name in FILES + (TOKEN_FILES if with_tokens else ()):
         path = folder / name
         if not path.is_file():
             raise StoreError(f"{path} is missing: run `sourcier build` to rebuild the index")
@@ -180,12 +188,15 @@ def load(
         pair_vectors = np.load(folder / "pairs.npy", allow_pickle=False)
         sentence_faiss = faiss.read_index(str(folder / "sentences.faiss"))
         chunk_faiss = faiss.read_index(str(folder / "chunks.faiss"))
+        tokens = Tokens.load(folder) if with_tokens else None
     except (RuntimeError, ValueError, KeyError, TypeError, OSError) as exc:
         raise StoreError(f"the index at {folder} is damaged ({exc}): run `sourcier build`") from exc
     if (
         sentence_faiss.ntotal != len(sent_records)
         or chunk_faiss.ntotal != len(chunk_records)
         or pair_vectors.shape != (len(pair_records), sentence_faiss.d)
+        or (tokens is not None and not tokens.consistent(len(sent_records)))
+        or (tokens is not None and len(tokens.codes) != manifest.corpus.tokens)
     ):
         raise StoreError(
             f"the index at {folder} is inconsistent (vector and record counts differ): run `sourcier build`"
@@ -216,6 +227,7 @@ def load(
         [r["hash"] for r in pair_records],
         sentence_faiss,
         chunk_faiss,
+        tokens,
     )
 
 
@@ -259,3 +271,29 @@ def reusable_vectors(folder: Path, model_name: str, runtime: str, dims: int) -> 
         if len(records) == len(vectors) and all("hash" in r for r in records):
             cache.update(zip((r["hash"] for r in records), vectors))
     return cache
+
+
+def reusable_tokens(
+    folder: Path, model_name: str, runtime: str, dims: int, token_dims: int
+) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """Sentence hash → kept token vectors from the index at ``folder`` when the same model, runtime,
+    size and token size made them (as ``reusable_vectors``); damaged or foreign files give nothing."""
+    folder = Path(folder)
+    try:
+        manifest = read_manifest(folder)
+    except StoreError:
+        return {}
+    model, files = manifest.model, manifest.files or {}
+    if (model.name, model.runtime, model.dims, manifest.settings.token_dims) != (model_name, runtime, dims, token_dims):
+        return {}
+    paths = [folder / "sentences.jsonl"] + [folder / name for name in TOKEN_FILES]
+    if not all(path.is_file() and sha256_file(path) == files.get(path.name) for path in paths):
+        return {}
+    try:
+        records = _read_jsonl(paths[0])
+        tokens = Tokens.load(folder)
+    except (RuntimeError, ValueError, OSError, json.JSONDecodeError):
+        return {}
+    if not tokens.consistent(len(records)) or not all("hash" in r for r in records):
+        return {}
+    return {r["hash"]: tokens.of(pos) for pos, r in enumerate(records)}

@@ -125,6 +125,23 @@ class Settings(BaseSettings):
         "no number when the question asks for one ('Combien…', 'En quelle année…', "
         "'Quel prix…'); 0 turns the check off.",
     )
+    token_dims: int = Field(
+        128,
+        ge=0,
+        le=768,
+        description="Dimensions kept of each sentence token vector in the index, for reading "
+        "(late interaction); 0 keeps none and the answers are the bi-encoder's (changing it rebuilds).",
+    )
+    reader_weight: float = Field(
+        0.5,
+        ge=0,
+        description="Weight of reading (MaxSim of the question's and the sentence's token vectors) "
+        "added to the score of the best candidates when choosing the answer; 0 turns reading off. "
+        "Abstention is decided on the score without it.",
+    )
+    reader_candidates: int = Field(
+        10, ge=1, le=100, description="How many of the best candidates are read (re-scored with reading)."
+    )
     top_k: int = Field(3, ge=1, le=20, description="Default number of passages returned.")
     max_top_k: int = Field(20, ge=1, le=100, description="Largest top_k a request may ask for.")
     max_question_chars: int = Field(500, ge=1, description="Longest question accepted (characters).")
@@ -208,6 +225,7 @@ class Settings(BaseSettings):
             index_type=self.index_type,
             runtime=self.runtime,
             dims=self.dims,
+            token_dims=self.token_dims,
         )
 
     def load_encoder(self) -> Encoder:
@@ -236,6 +254,8 @@ class Settings(BaseSettings):
             pair_margin=self.pair_margin,
             pair_length_cost=self.pair_length_cost,
             number_penalty=self.number_penalty,
+            reader_weight=self.reader_weight,
+            reader_candidates=self.reader_candidates,
         )
 
 

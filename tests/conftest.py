@@ -62,9 +62,33 @@ class FakeEncoder:
         return ModelInfo(name=self.name, runtime=self.runtime, dims=self.dims)  # no model files to record
 
 
+class FakeTokenEncoder(FakeEncoder):
+    """The fake encoder with token vectors (``index.encoder.TokenEncoder``): one trigram vector per word
+    of the kept text, so a question word found in a sentence matches one of its tokens exactly."""
+
+    def _tokens(self, text: str) -> np.ndarray:
+        rows = [v for v in (self._vector(word) for word in normalize(text).split()) if v.any()]
+        return np.array(rows, dtype=np.float32) if rows else np.zeros((0, self.dims), dtype=np.float32)
+
+    def encode_query_tokens(self, text: str) -> tuple[np.ndarray, np.ndarray]:
+        return self._vector(text), self._tokens(text)
+
+    def encode_document_tokens(
+        self, texts: list[str], titles: list[str], keep: list[int], progress: bool = False
+    ) -> tuple[np.ndarray, list[np.ndarray]]:
+        vectors = self.encode_documents(texts, titles)
+        return vectors, [self._tokens(text[len(text) - kept :]) for text, kept in zip(texts, keep)]
+
+
 # The settings the tests build with (explicit: IndexConfig has no defaults; Settings holds the service's).
 FAKE_CONFIG = IndexConfig(
-    model=FakeEncoder.name, chunk_chars=600, chunk_overlap=1, index_type="flat", runtime="onnx-int8", dims=None
+    model=FakeEncoder.name,
+    chunk_chars=600,
+    chunk_overlap=1,
+    index_type="flat",
+    runtime="onnx-int8",
+    dims=None,
+    token_dims=128,
 )
 
 

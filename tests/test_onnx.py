@@ -157,3 +157,48 @@ def test_the_sentencepiece_tokenizer_gives_tokenizer_json_ids(model_path):
     assert len(pieces.ids("mot " * 3000)) == onnx_mod.MAX_TOKENS
     # the one difference, on purpose: a control token written in a text stays text
     assert reference.encode("<eos>").ids == [2, 1, 1] and pieces.ids("<eos>")[1:-1] != [1]
+
+
+@pytest.fixture(scope="module")
+def torch_tokens(model_path, passages):
+    """Torch's question and sentence token vectors: the reference for the ONNX runtimes'."""
+    encoder = model_mod.load_encoder(model_path, "torch")
+    article = load([SEED])[0]
+    units = sentences(article)[:12]
+    texts = [article.text[s.start : s.end] for s in units]
+    inputs = [f"{s.section}\n{t}" if s.section != article.title else t for s, t in zip(units, texts)]
+    keep = [len(t) for t in texts]
+    titles = [article.title] * len(inputs)
+    return (
+        [encoder.encode_query_tokens(q) for q in QUESTIONS[:6]],
+        encoder.encode_document_tokens(inputs, titles, keep),
+        (inputs, titles, keep),
+    )
+
+
+@pytest.mark.parametrize(
+    "runtime, median, drift", [("torch", 0.9999, 1e-4), ("onnx", 0.999, 2e-3), ("onnx-int8", 0.9, 0.08)]
+)
+def test_token_vectors_come_with_the_text_vector_from_one_call(model_path, torch_tokens, runtime, median, drift):
+    """Every runtime gives the same vector as without tokens, and one unit vector per piece of the
+    question or sentence (never the prompt, title, section or special tokens), close to torch's: int8
+    moves a few tokens far (a near-empty state rounded), so what is bounded is the median token and the
+    MaxSim of every question with every sentence, the number reading uses."""
+    encoder = model_mod.load_encoder(model_path, runtime)
+    queries, (torch_vectors, torch_states), (inputs, titles, keep) = torch_tokens
+    asked = []
+    for question, (_, reference) in zip(QUESTIONS[:6], queries):
+        vector, states = encoder.encode_query_tokens(question)
+        assert np.allclose(vector, encoder.encode_queries([question])[0], atol=1e-5)
+        assert states.shape == reference.shape and np.allclose(np.linalg.norm(states, axis=1), 1, atol=1e-4)
+        asked.append(states)
+    vectors, states = encoder.encode_document_tokens(inputs, titles, keep)
+    assert np.allclose(vectors, encoder.encode_documents(inputs, titles), atol=1e-5)
+    assert [len(s) for s in states] == [len(s) for s in torch_states]
+    pairs = list(zip(asked + states, [r for _, r in queries] + torch_states))
+    assert np.median(np.concatenate([_cosines(a, b) for a, b in pairs])) >= median
+
+    def maxsims(questions: list[np.ndarray], sentences: list[np.ndarray]) -> np.ndarray:
+        return np.array([[(q @ s.T).max(axis=1).mean() for s in sentences] for q in questions])
+
+    assert np.abs(maxsims(asked, states) - maxsims([r for _, r in queries], torch_states)).max() <= drift

@@ -5,9 +5,13 @@ candidates: every candidate sentence (those of the top chunks and the nearest se
 its own similarity and its best chunk's, so a sentence wins when it matches *and* sits in a
 passage that matches; each is answered together with a neighbour when the pair's own vector
 matches the question clearly better (a two-part question) or when it is a fragment;
+read: the best candidates are re-scored with the question's and each sentence's token vectors (late
+interaction, MaxSim; ``index.tokens``), which tell apart the sentences of one passage the vectors
+alone confuse; the answer is the best of them by ``score + reader_weight × reading``;
 cite: the answer's offsets into the article; its text is cut from the article by those offsets,
 so the two cannot disagree (``article.text[start:end] == answer.text`` by construction);
-abstain: when the best score is under the threshold (by default the one the index measured on its corpus).
+abstain: when the best score (without reading) is under the threshold (by default the one the index
+measured on its corpus); only candidates whose own score clears it can be the answer.
 """
 
 from __future__ import annotations
@@ -15,11 +19,13 @@ from __future__ import annotations
 import logging
 import math
 import time
+from dataclasses import replace
 
 import numpy as np
 
-from index.encoder import Encoder
+from index.encoder import Encoder, TokenEncoder
 from index.search import Index
+from index.tokens import question_vectors
 from service.core import abstention
 from service.core.abstention import Abstention
 from service.core.cite import passage_url, section_title
@@ -66,7 +72,7 @@ class Answerer:
         log.info("index %s: measuring its abstention threshold on the off-topic bank", self.index.version)
         self.measured_now = True
         return abstention.measure(
-            lambda question: self.candidates(question).ranked[0].score,
+            lambda question: self.candidates(question).support,
             scoring,
             config.abstain_deviations,
             config.abstain_floor,
@@ -93,18 +99,20 @@ class Answerer:
         found = self.candidates(question, max(top_k, self.config.chunk_candidates))
         chunk_hits = found.chunk_hits
         result.passages = [self._passage(pos, score) for pos, score in chunk_hits[:top_k]]
-        chosen = self._select(found.ranked, top_k)
-        best = chosen[0]
-        if best.score < threshold:
+        result.support = round(found.support, 4)
+        if found.support < threshold:
+            best = found.ranked[0]
             result.reason = (
                 f"Les articles ne répondent pas assez précisément à cette question "
-                f"(meilleur score {best.score:.3f} < seuil {threshold:.3f})."
+                f"(meilleur score {found.support:.3f} < seuil {threshold:.3f})."
             )
             if found.needs_number and not self.numbered[best.first]:
                 result.reason += (
                     " La question demande un nombre ou une date ; le passage le plus proche n'en donne pas."
                 )
             return result
+        chosen = self._select([c for c in found.ranked if c.score >= threshold], top_k)
+        best = chosen[0]
         result.answered = True
         result.answer = self._cite(best)
         result.alternatives = [self._cite(c) for c in chosen[1:]]
@@ -116,11 +124,18 @@ class Answerer:
 
         Candidates are the nearest sentences and the sentences of the top chunks; each scores
         ``w × its similarity + (1 - w) × its best chunk's similarity + λ × lexical overlap``, less
-        the number penalty when the question asks for a quantity the sentence does not state.
+        the number penalty when the question asks for a quantity the sentence does not state. The
+        ``reader_candidates`` best are then read (when the index keeps token vectors) and put in the
+        order of ``score + reader_weight × reading``; ``support`` stays the best score.
         ``chunks`` is how many chunks to retrieve (at least the configured chunk candidates).
         """
         config, index = self.config, self.index
-        query = self.encoder.encode_queries([question])[0]
+        encoder, tokens = self.encoder, index.tokens if config.reader_weight > 0 else None
+        if tokens is not None and isinstance(encoder, TokenEncoder):
+            query, states = encoder.encode_query_tokens(question)  # one model call for both
+            question_tokens = question_vectors(states, tokens.dims)
+        else:
+            tokens, query = None, encoder.encode_queries([question])[0]
         chunk_hits = index.search_chunks(query, max(chunks or 0, config.chunk_candidates))
         nearest = index.search_sentences(query, config.sentence_candidates)
         weights = self.overlap.weights(question)
@@ -143,7 +158,14 @@ class Answerer:
                 Candidate(pos, first, last, score, own, chunk, lexical, unnumbered, rank.get(pos, len(nearest)))
             )
         scored.sort(key=lambda c: -c.score)  # stable: ties keep the order candidates were gathered in
-        return Candidates(query, chunk_hits, nearest, needs_number, scored)
+        support = scored[0].score if scored else -math.inf
+        if tokens is not None:
+            read = [
+                replace(c, reading=tokens.maxsim(question_tokens, c.pos)) for c in scored[: config.reader_candidates]
+            ]
+            read.sort(key=lambda c: -(c.score + config.reader_weight * (c.reading or 0.0)))
+            scored[: len(read)] = read
+        return Candidates(query, chunk_hits, nearest, needs_number, scored, support)
 
     @staticmethod
     def _select(ranked: list[Candidate], top_k: int) -> list[Candidate]:

@@ -37,6 +37,8 @@ class AnswerConfig:
     pair_margin: float
     pair_length_cost: float
     number_penalty: float
+    reader_weight: float  # reading's weight in choosing among the best candidates; not in scoring(): see answer
+    reader_candidates: int
 
     def scoring(self) -> dict[str, float | int]:
         """The settings a threshold depends on, by their setting names."""

@@ -45,6 +45,7 @@ class Result:
     reason: str | None = None
     took_ms: float = 0.0
     index_version: str = ""
+    support: float | None = None  # the best score without reading: what the threshold was compared with
 
 
 @dataclass(frozen=True)
@@ -65,14 +66,20 @@ class Candidate:
     lexical: float  # share of the question's rare words found in the sentence (IDF-weighted)
     unnumbered: bool  # the question asks for a number and the sentence states none (penalised)
     rank: int  # rank among the nearest sentences (their count when it came from a chunk only)
+    reading: float | None = None  # MaxSim of question and sentence token vectors; None: not read
 
 
 @dataclass(frozen=True)
 class Candidates:
-    """Every candidate of a question, best first, with the retrieval they came from."""
+    """Every candidate of a question, best first, with the retrieval they came from.
+
+    ``support`` is the best score (without reading): how well the corpus supports an answer, the one
+    number abstention decides on; ``ranked`` puts first the candidate reading chose among the best.
+    """
 
     query: np.ndarray  # the question's vector, for callers that compare it with more units
     chunk_hits: list[tuple[int, float]]  # (chunk position, similarity), best first
     nearest: list[tuple[int, float]]  # (sentence position, similarity), best first
     needs_number: bool
     ranked: list[Candidate]
+    support: float
