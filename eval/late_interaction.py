@@ -11,6 +11,9 @@ normalisation) and normalised; prompt, title, section and special tokens are lef
 run as the index embeds it (``index.build.sentence_input``: its section title, then its text), so the
 states measured are the ones a build could keep from the call it already makes.
 
+``--served`` measures instead what the service computes (``service.core.answer``): the index's own int8
+token vectors and the question's from the service's encoder call, without torch.
+
 Kept in an index, token vectors cost space: each variant of ``VARIANTS`` keeps the first ``dims``
 dimensions (renormalised, as for the Matryoshka sentence vectors), optionally rounded to int8 per token,
 and is measured on the same candidates.
@@ -37,10 +40,13 @@ from eval.metrics import Span, contains_gold
 from eval.run import eval_folder, eval_index
 from eval.sets import EvalSet, load_set, piaf_training
 from index.build import sentence_input
+from index.encoder import TokenEncoder
+from index.tokens import question_vectors
 from service.core import Answerer
 
 CANDIDATES = 10  # the service's best candidates re-scored per question
 VARIANTS = {"768": (768, False), "256": (256, False), "128": (128, False), "128-int8": (128, True)}
+SERVED = "as served"  # the last column: the index's own token vectors and the service's query call (--served)
 ALPHAS = [round(0.05 * i, 2) for i in range(21)] + [2.0, 5.0, 100.0]  # 100: MaxSim alone, score breaks ties
 
 
@@ -122,23 +128,34 @@ def maxsim(question: np.ndarray, sentence: np.ndarray) -> np.ndarray:
     return np.array(values)
 
 
-def gather(eval_set: EvalSet, answerer: Answerer, states: TokenStates) -> Gathered:
-    """The service's best candidates of every answerable question, with MaxSim (sentence states cached)."""
-    index = answerer.index
+def gather(eval_set: EvalSet, answerer: Answerer, states: TokenStates | None) -> Gathered:
+    """The service's best candidates of every answerable question, with MaxSim of each variant from torch's
+    token states (sentence states cached; NaN without ``states``) and, last, as the service computes it
+    from the index's int8 token vectors and its encoder's query call (NaN for an index without them)."""
+    index, encoder = answerer.index, answerer.encoder
+    served = index.tokens if isinstance(encoder, TokenEncoder) else None
     cache: dict[int, np.ndarray] = {}
     asked, questions = [], []
     for q in eval_set.questions:
         if not q.answerable or not q.answers:
             continue
         ranked = answerer.candidates(q.question).ranked[:CANDIDATES]
-        question = states.question(q.question)
+        question = states.question(q.question) if states is not None else np.zeros((0, 768), np.float32)
+        as_served = None
+        if served is not None and isinstance(encoder, TokenEncoder):
+            as_served = question_vectors(encoder.encode_query_tokens(q.question)[1], served.dims)
         maxsims = []
         for c in ranked:
-            if c.pos not in cache:
-                s = index.sentences[c.pos]
-                article = index.articles[s.doc_id]
-                cache[c.pos] = states.sentence(sentence_input(article, s), article.title, s.end - s.start)
-            maxsims.append(maxsim(question, cache[c.pos]))
+            row = np.full(len(VARIANTS) + 1, np.nan)
+            if states is not None:
+                if c.pos not in cache:
+                    s = index.sentences[c.pos]
+                    article = index.articles[s.doc_id]
+                    cache[c.pos] = states.sentence(sentence_input(article, s), article.title, s.end - s.start)
+                row[:-1] = maxsim(question, cache[c.pos])
+            if served is not None and as_served is not None:
+                row[-1] = served.maxsim(as_served, c.pos)
+            maxsims.append(row)
         hits = []
         for c in ranked:
             a, b = index.sentences[c.first], index.sentences[c.last]
@@ -177,7 +194,9 @@ def report(gathered: dict[str, list[Asked]]) -> list[str]:
         "| token vectors | set | service | MaxSim alone | best alpha on this set | alpha chosen on the others |",
         "|---|---|---|---|---|---|",
     ]
-    for v, variant in enumerate(VARIANTS):
+    for v, variant in enumerate([*VARIANTS, SERVED]):
+        if any(a.maxsim.shape[1] <= v or np.isnan(a.maxsim[:, v]).any() for rows in gathered.values() for a in rows):
+            continue  # not measured in this run
         for name, asked in gathered.items():
             own = max(ALPHAS, key=lambda alpha: (hit_rate(asked, alpha, v), -alpha))
             others = [a for other, rows in gathered.items() if other != name for a in rows]
@@ -209,7 +228,9 @@ def save(path: Path, gathered: Gathered) -> None:
         question_states=np.concatenate(gathered.questions),
         sentence_positions=np.array(order),
         sentence_sizes=np.array([len(gathered.sentences[pos]) for pos in order]),
-        sentence_states=np.concatenate([gathered.sentences[pos] for pos in order]),
+        sentence_states=np.concatenate([gathered.sentences[pos] for pos in order])
+        if order
+        else np.zeros((0, 768), np.float16),
         **arrays,  # type: ignore[arg-type]  # numpy's stub reads **arrays as its allow_pickle flag
     )
 
@@ -235,21 +256,25 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cost", action="store_true", help="also time a question against a question + sentence")
     parser.add_argument("--saved", type=Path, default=Path("artifacts/late_interaction"), help="where sets are kept")
     parser.add_argument("--reuse", action="store_true", help="take a set already kept in --saved as it is")
+    parser.add_argument(
+        "--served", action="store_true", help="only the service's own reading (index token vectors, no torch)"
+    )
     args = parser.parse_args(argv)
     settings = Settings()
     encoder, states = None, None
     gathered: dict[str, Gathered] = {}
     args.saved.mkdir(parents=True, exist_ok=True)
     for name in args.sets:
-        kept = args.saved / f"{name}.npz"
+        kept = args.saved / f"{name}{'-served' if args.served else ''}.npz"
         if args.reuse and kept.exists():
             gathered[name] = restore(kept)
             continue
-        if encoder is None or states is None:
+        if encoder is None:
             from index import fetch
 
             encoder = settings.load_encoder()
-            states = TokenStates(str(fetch.resolve(settings.model, settings.model_cache)))
+            if not args.served:
+                states = TokenStates(str(fetch.resolve(settings.model, settings.model_cache)))
         eval_set = load(name)
         index = eval_index(eval_set, encoder, settings.index_config(), eval_folder(settings, eval_set), progress=True)
         # The bi-encoder's own candidates, in its order: the service's reading is what is measured here.

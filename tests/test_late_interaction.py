@@ -5,6 +5,7 @@ the table chooses alpha on the other sets only."""
 from __future__ import annotations
 
 import hashlib
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -23,9 +24,10 @@ from eval.late_interaction import (
 )
 from eval.sets import piaf_set
 from index.build import build
+from index.tokens import question_vectors
 from service.core import Answerer
 from service.settings import Settings
-from tests.conftest import FAKE_CONFIG, FakeEncoder
+from tests.conftest import FAKE_CONFIG, FakeEncoder, FakeTokenEncoder
 
 
 class WordStates:
@@ -58,14 +60,15 @@ def test_alpha_zero_is_the_service_answer_and_maxsim_is_bounded(asked):
     answerer, eval_set, rows = asked
     answerable = [q for q in eval_set.questions if q.answerable and q.answers]
     assert len(rows) == len(answerable) > 20
-    assert all(1 <= len(a.score) <= CANDIDATES and a.maxsim.shape == (len(a.score), len(VARIANTS)) for a in rows)
-    assert all(np.all(a.maxsim <= 1.0 + 1e-6) and np.all(a.maxsim >= -1.0 - 1e-6) for a in rows)
+    assert all(1 <= len(a.score) <= CANDIDATES and a.maxsim.shape == (len(a.score), len(VARIANTS) + 1) for a in rows)
+    assert all(np.all(np.abs(a.maxsim[:, :-1]) <= 1.0 + 1e-6) for a in rows)
+    assert all(np.isnan(a.maxsim[:, -1]).all() for a in rows)  # the fake encoder's index has no token vectors
     # gather keeps the service's order: candidate 0 is the one the service answers with.
     first = answerable[0]
     assert rows[0].score[0] == pytest.approx(answerer.candidates(first.question).ranked[0].score)
     assert hit_rate(rows, 0.0) == pytest.approx(np.mean([a.hit[0] for a in rows]))
     # A question word found verbatim in a sentence gives it a best cosine of 1 for that word.
-    assert max(float(a.maxsim.max()) for a in rows) > 0.2
+    assert max(float(a.maxsim[:, :-1].max()) for a in rows) > 0.2
 
 
 def test_alpha_is_chosen_on_the_other_sets():
@@ -101,6 +104,24 @@ def test_a_kept_set_comes_back_as_it_was(tmp_path):
     back = restore(tmp_path / "set.npz")
     assert len(back.asked) == len(gathered.asked) and back.sentences.keys() == gathered.sentences.keys()
     for a, b in zip(gathered.asked, back.asked):
-        assert all(np.array_equal(getattr(a, f), getattr(b, f)) for f in ("score", "maxsim", "hit", "positions"))
+        assert all(
+            np.array_equal(getattr(a, f), getattr(b, f), equal_nan=f == "maxsim")
+            for f in ("score", "maxsim", "hit", "positions")
+        )
     assert all(np.array_equal(a, b) for a, b in zip(gathered.questions, back.questions))
     assert all(np.array_equal(gathered.sentences[p], back.sentences[p]) for p in gathered.sentences)
+
+
+def test_served_reading_is_the_index_maxsim_the_service_uses():
+    eval_set = piaf_set(articles_limit=2)
+    encoder = FakeTokenEncoder()
+    index = build(eval_set.articles, encoder, FAKE_CONFIG)
+    answerer = Answerer(index, encoder, replace(Settings().answer_config(threshold=0.0), reader_weight=0.0))
+    gathered = gather(eval_set, answerer, None)
+    first = next(q for q in eval_set.questions if q.answerable and q.answers)
+    served = question_vectors(encoder.encode_query_tokens(first.question)[1], index.tokens.dims)
+    row = gathered.asked[0]
+    assert row.maxsim[:, -1].tolist() == pytest.approx([index.tokens.maxsim(served, p) for p in row.positions])
+    assert np.isnan(row.maxsim[:, :-1]).all() and not gathered.sentences
+    lines = report({"a": gathered.asked})
+    assert len(lines) == 3 and lines[2].startswith("| as served | a (")
