@@ -166,12 +166,14 @@ def run_alone(runtime: str, rounds: int) -> dict[str, Any]:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
-def _alone(runtime: str, rounds: int) -> dict[str, Any]:
+def _alone(runtime: str, rounds: int, corpora: tuple[str, ...] = ("seed", "piaf-480")) -> dict[str, Any]:
     from bench.common import questions
 
     qs = questions()
     encoder = TimedEncoder(bench_settings(runtime=runtime).load_encoder())
-    answerers = {corpus: _answerer(runtime, corpus, encoder) for corpus in ("seed", "piaf-480")}
+    if "seed" in corpora:
+        ensure_seed_index(runtime, encoder.encoder)
+    answerers = {corpus: _answerer(runtime, corpus, encoder) for corpus in corpora}
     systems: dict[str, Callable[[str], Any]] = {"floor": lambda q: encoder.encode_queries([q])}
     systems.update({f"answer {corpus}": a.answer for corpus, a in answerers.items()})
     stats, overhead = _interleave(systems, answerers, qs, rounds)
@@ -194,6 +196,7 @@ if __name__ == "__main__":
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     from dataclasses import asdict
 
-    payload = _alone(sys.argv[1], int(sys.argv[2]))
+    # python -m bench.query RUNTIME ROUNDS [CORPUS ...]: the runtime alone (make bench runs it on seed and piaf-480)
+    payload = _alone(sys.argv[1], int(sys.argv[2]), tuple(sys.argv[3:]) or ("seed", "piaf-480"))
     payload = json.loads(json.dumps(payload, default=lambda v: asdict(v)))
     print(json.dumps(payload))

@@ -66,7 +66,7 @@ TARGETS["service-public-ci"] = TARGETS["service-public"]
 # while the targets above, not all met yet, stay reported.
 FLOORS = {
     "seed": {
-        "answers.hit@1_unthresholded": (">=", 0.65),
+        "answers.hit@1_unthresholded": (">=", 0.74),  # 0.674 before reading, 0.772 with it
         "abstention.auroc": (">=", 0.90),
         "answers.mean_chars": ("<=", 215.0),
     },
@@ -77,7 +77,7 @@ FLOORS = {
         "answers.mean_chars": ("<=", 195.0),
     },
     "piaf-ci": {
-        "answers.hit@1_unthresholded": (">=", 0.69),
+        "answers.hit@1_unthresholded": (">=", 0.72),  # 0.713 before reading, 0.725 with it
         "abstention.auroc": (">=", 0.97),
         "retrieval.doc@1": (">=", 0.92),
         "answers.mean_chars": ("<=", 230.0),

@@ -42,6 +42,7 @@ def test_post_and_get_ask_return_the_same_verbatim_contract(client):
         "reason",
         "took_ms",
         "index_version",
+        "support",
     }
     assert body["answered"] and body["index_version"] == client.index.version
 

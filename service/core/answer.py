@@ -101,7 +101,7 @@ class Answerer:
         result.passages = [self._passage(pos, score) for pos, score in chunk_hits[:top_k]]
         result.support = round(found.support, 4)
         if found.support < threshold:
-            best = found.ranked[0]
+            best = max(found.ranked, key=lambda c: c.score)  # the closest, not reading's choice
             result.reason = (
                 f"Les articles ne répondent pas assez précisément à cette question "
                 f"(meilleur score {found.support:.3f} < seuil {threshold:.3f})."

@@ -57,6 +57,7 @@ class AskResponse(BaseModel):
     reason: str | None
     took_ms: float
     index_version: str
+    support: float | None = Field(None, description="Le meilleur score, comparé au seuil d'abstention.")
 
 
 class SectionOut(BaseModel):
