@@ -4,9 +4,11 @@ Why: the torch forward pass on one question is most of an answer's cost; ONNX Ru
 graph faster, and its dynamic int8 quantisation (VNNI on this CPU) faster still. We export with
 ``torch.onnx`` (no optimum, no ``sentence-transformers[onnx]``, whose pins conflict with ours): the
 transformer, mean pooling, the two Dense layers and the L2 normalisation become one graph from
-``input_ids``/``attention_mask`` to the sentence embedding. int8 is ``quantize_dynamic`` of that file:
-the matrix products *and* the token-embedding table (a Gather of 262k × 768 weights, 805 MB in fp32,
-which a MatMul-only quantisation left as it was): a serving process holds 0.67 GB instead of 1.25 GB.
+``input_ids``/``attention_mask`` to the sentence embedding, with a second output: every token's state
+through the same Dense layers (the token vectors reading uses, ``index.tokens``). int8 is
+``quantize_dynamic`` of that file: the matrix products *and* the token-embedding table (a Gather of
+262k × 768 weights, 805 MB in fp32, which a MatMul-only quantisation left as it was): a serving process
+holds 0.67 GB instead of 1.25 GB.
 
 The export lives in ``<model folder>-onnx/`` (outside git) with ``export.json``: the recipe version,
 the source model's hashes, the library versions, each file's SHA-256, and the cosine of the exported
