@@ -41,7 +41,7 @@ from eval.run import eval_folder, eval_index
 from eval.sets import EvalSet, load_set, piaf_training
 from index.build import sentence_input
 from index.encoder import TokenEncoder
-from index.tokens import question_vectors
+from index.tokens import quantize, question_vectors
 from service.core import Answerer
 
 CANDIDATES = 10  # the service's best candidates re-scored per question
@@ -110,13 +110,11 @@ class TokenStates:
 
 def stored(states: np.ndarray, dims: int, int8: bool) -> np.ndarray:
     """Token vectors as an index would keep them: the first ``dims`` dimensions, renormalised, and
-    with ``int8`` rounded to 127 steps of the token's largest component."""
-    kept = states[:, :dims]
-    kept = kept / np.linalg.norm(kept, axis=1, keepdims=True)
-    if int8:
-        scale = np.abs(kept).max(axis=1, keepdims=True) / 127
-        kept = np.round(kept / scale) * scale
-    return kept
+    with ``int8`` rounded to 127 steps of the token's largest component (``index.tokens``, as the service)."""
+    if not int8:
+        return question_vectors(states, dims)
+    codes, scales = quantize(states, dims)
+    return codes * scales[:, None]
 
 
 def maxsim(question: np.ndarray, sentence: np.ndarray) -> np.ndarray:

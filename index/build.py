@@ -15,7 +15,7 @@ import json
 import logging
 import time
 from collections.abc import Iterable
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 
 import numpy as np
 
@@ -58,47 +58,47 @@ def corpus_hash(articles: Iterable[Article]) -> str:
     return digest.hexdigest()
 
 
+@dataclass
+class _Reading:
+    """What a build needs to keep the sentences' token vectors: each input's sentence length (its tokens
+    are those of its last ``bodies[i]`` characters), the kept ones by input hash, their size."""
+
+    encoder: TokenEncoder
+    bodies: list[int]
+    cache: dict[str, tuple[np.ndarray, np.ndarray]]
+    dims: int
+
+
 def _embed(
-    encoder: Encoder, items: list[tuple[str, str]], cache: dict[str, np.ndarray], progress: bool, what: str
+    encoder: Encoder,
+    items: list[tuple[str, str]],
+    cache: dict[str, np.ndarray],
+    progress: bool,
+    what: str,
+    reading: _Reading | None = None,
 ) -> tuple[np.ndarray, list[str], int]:
-    """Vectors for ``(title, text)`` items, embedding only those whose hash is not in ``cache``."""
+    """Vectors for ``(title, text)`` items, embedding only those whose hash is not in ``cache``; with
+    ``reading``, their token vectors too, from the same model call (an item is embedded again when its
+    vector or its token vectors are not kept)."""
     hashes = [text_hash(title, text) for title, text in items]
-    missing = sorted({h: i for i, h in enumerate(hashes) if h not in cache}.values())
+    missing = sorted(
+        {h: i for i, h in enumerate(hashes) if h not in cache or (reading and h not in reading.cache)}.values()
+    )
     if missing:
         log.info("embedding %d new %s (%d reused)", len(missing), what, len(items) - len(missing))
-        vectors = encoder.encode_documents(
-            [items[i][1] for i in missing], [items[i][0] for i in missing], progress=progress
-        )
+        texts, titles = [items[i][1] for i in missing], [items[i][0] for i in missing]
+        if reading is None:
+            vectors = encoder.encode_documents(texts, titles, progress=progress)
+        else:
+            keep = [reading.bodies[i] for i in missing]
+            vectors, states = reading.encoder.encode_document_tokens(texts, titles, keep, progress)
+            for i, tokens in zip(missing, states):
+                reading.cache[hashes[i]] = quantize(tokens, reading.dims)
         for i, vector in zip(missing, vectors):
             cache[hashes[i]] = vector
     dims = encoder.dims
     matrix = np.stack([cache[h] for h in hashes]) if hashes else np.zeros((0, dims), dtype=np.float32)
     return matrix.astype(np.float32), hashes, len(missing)
-
-
-def _embed_sentences(
-    encoder: TokenEncoder,
-    items: list[tuple[str, str]],
-    bodies: list[int],
-    cache: dict[str, np.ndarray],
-    token_cache: dict[str, tuple[np.ndarray, np.ndarray]],
-    dims: int,
-    progress: bool,
-) -> tuple[np.ndarray, list[str], int, Tokens]:
-    """Like ``_embed``, with each sentence's token vectors from the same model call (``index.tokens``):
-    a sentence is embedded again only when its vector or its tokens are not kept."""
-    hashes = [text_hash(title, text) for title, text in items]
-    missing = sorted({h: i for i, h in enumerate(hashes) if h not in cache or h not in token_cache}.values())
-    if missing:
-        log.info("embedding %d new sentences with their tokens (%d reused)", len(missing), len(items) - len(missing))
-        vectors, states = encoder.encode_document_tokens(
-            [items[i][1] for i in missing], [items[i][0] for i in missing], [bodies[i] for i in missing], progress
-        )
-        for i, vector, tokens in zip(missing, vectors, states):
-            cache[hashes[i]] = vector
-            token_cache[hashes[i]] = quantize(tokens, dims)
-    matrix = np.stack([cache[h] for h in hashes]) if hashes else np.zeros((0, encoder.dims), dtype=np.float32)
-    return matrix.astype(np.float32), hashes, len(missing), Tokens.pack([token_cache[h] for h in hashes], dims)
 
 
 def _units(articles: list[Article], config: IndexConfig) -> tuple[list[Sentence], list[tuple[int, int]], list[Chunk]]:
@@ -148,14 +148,12 @@ def build(
         )
         for i, j in all_pairs
     ]
-    tokens = None
+    reading = None
     if config.token_dims and isinstance(encoder, TokenEncoder):
         bodies = [s.end - s.start for s in all_sentences]
-        s_vectors, s_hashes, s_new, tokens = _embed_sentences(
-            encoder, sentence_items, bodies, cache, token_cache, config.token_dims, progress
-        )
-    else:
-        s_vectors, s_hashes, s_new = _embed(encoder, sentence_items, cache, progress, "sentences")
+        reading = _Reading(encoder, bodies, token_cache, config.token_dims)
+    s_vectors, s_hashes, s_new = _embed(encoder, sentence_items, cache, progress, "sentences", reading)
+    tokens = None if reading is None else Tokens.pack([token_cache[h] for h in s_hashes], config.token_dims)
     p_vectors, p_hashes, p_new = _embed(encoder, pair_items, cache, progress, "pairs")
     c_vectors, c_hashes, c_new = _embed(encoder, chunk_items, cache, progress, "chunks")
     model = encoder.info()

@@ -66,6 +66,12 @@ class ModelInfo:
         )
 
 
+def unit_rows(rows: np.ndarray) -> np.ndarray:
+    """Each row scaled to unit length, in float32 (a zero row stays zero): token vectors, cut or not."""
+    rows = np.asarray(rows, dtype=np.float32)
+    return rows / np.maximum(np.linalg.norm(rows, axis=1, keepdims=True), 1e-12)
+
+
 @runtime_checkable
 class Encoder(Protocol):
     """What the index and the service need from an embedding model.

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from index.encoder import Encoder, ModelError, ModelInfo
+from index.encoder import Encoder, ModelError, ModelInfo, unit_rows
 from index.fetch import model_hashes
 
 
@@ -97,9 +97,7 @@ class SentenceTransformerEncoder:
                 if type(module).__name__ == "Dense":
                     states = module.activation_function(module.linear(states))
         vector = out["sentence_embedding"][0, : self.dims].numpy()
-        tokens = states[rows].numpy().astype(np.float32)
-        tokens /= np.maximum(np.linalg.norm(tokens, axis=1, keepdims=True), 1e-12)
-        return (vector / np.linalg.norm(vector)).astype(np.float32), tokens
+        return (vector / np.linalg.norm(vector)).astype(np.float32), unit_rows(states[rows].numpy())
 
     def info(self) -> ModelInfo:
         folder = Path(self.path)

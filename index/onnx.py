@@ -25,13 +25,15 @@ import json
 import logging
 import os
 import tempfile
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from importlib.metadata import version
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from index.encoder import ModelError, ModelInfo, sha256_file
+from index.encoder import ModelError, ModelInfo, sha256_file, unit_rows
 from index.fetch import model_hashes
 
 log = logging.getLogger(__name__)
@@ -304,29 +306,29 @@ class OnnxEncoder:
         batch = np.array([ids], dtype=np.int64)
         vector, states = session.run(None, {"input_ids": batch, "attention_mask": np.ones_like(batch)})
         vector = vector[0, : self.dims]
-        tokens = states[0, rows].astype(np.float32)
-        tokens /= np.maximum(np.linalg.norm(tokens, axis=1, keepdims=True), 1e-12)
-        return vector / np.linalg.norm(vector), tokens
+        return vector / np.linalg.norm(vector), unit_rows(states[0, rows])
 
     def _encode(self, texts: list[str], progress: bool = False) -> np.ndarray:
         """Vectors in input order, each text run alone (see the class docstring)."""
+        out = np.zeros((len(texts), self.dims), dtype=np.float32)
+        for row, vector in enumerate(self._alone(self._one, [(text,) for text in texts], progress)):
+            out[row] = vector
+        return out
+
+    def _alone(self, one: Callable[..., Any], items: list[tuple[Any, ...]], progress: bool) -> Iterator[Any]:
+        """``one(session, *item)`` for each item, in order: on the query session for a single text (a
+        question keeps every thread), else ``workers`` at once on the shared one-thread session."""
         from tqdm import tqdm
 
-        out = np.zeros((len(texts), self.dims), dtype=np.float32)
-        if len(texts) <= 1 or self.workers == 1:
-            for row, text in enumerate(texts):
-                out[row] = self._one(self.session, text)
-            return out
+        if len(items) <= 1 or self.workers == 1:
+            yield from (one(self.session, *item) for item in items)
+            return
         if self._document_session is None:
             self._document_session = open_session(self.file, threads=1)
         session = self._document_session
         with ThreadPoolExecutor(self.workers) as pool:
-            vectors = pool.map(lambda text: self._one(session, text), texts)
-            for row, vector in enumerate(
-                tqdm(vectors, total=len(texts), desc="embedding", unit="passage", disable=not progress)
-            ):
-                out[row] = vector
-        return out
+            results = pool.map(lambda item: one(session, *item), items)
+            yield from tqdm(results, total=len(items), desc="embedding", unit="passage", disable=not progress)
 
     def encode_queries(self, texts: list[str]) -> np.ndarray:
         return self._encode([self.prompts.get("query", "") + text for text in texts])
@@ -337,22 +339,13 @@ class OnnxEncoder:
     def encode_document_tokens(
         self, texts: list[str], titles: list[str], keep: list[int], progress: bool = False
     ) -> tuple[np.ndarray, list[np.ndarray]]:
-        """Like ``encode_documents``, each text alone on the workers' one-thread sessions."""
-        from tqdm import tqdm
-
-        inputs = self._document_inputs(texts, titles)
-        if self._document_session is None:
-            self._document_session = open_session(self.file, threads=1)
-        session = self._document_session
+        """Like ``encode_documents``, each text alone, with its kept token vectors."""
         out = np.zeros((len(texts), self.dims), dtype=np.float32)
         tokens: list[np.ndarray] = []
-        with ThreadPoolExecutor(self.workers) as pool:
-            results = pool.map(lambda item: self._one_with_tokens(session, *item), zip(inputs, keep))
-            for row, (vector, states) in enumerate(
-                tqdm(results, total=len(texts), desc="embedding", unit="passage", disable=not progress)
-            ):
-                out[row] = vector
-                tokens.append(states)
+        items = list(zip(self._document_inputs(texts, titles), keep))
+        for row, (vector, states) in enumerate(self._alone(self._one_with_tokens, items, progress)):
+            out[row] = vector
+            tokens.append(states)
         return out, tokens
 
     def encode_documents(self, texts: list[str], titles: list[str], progress: bool = False) -> np.ndarray:

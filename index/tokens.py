@@ -20,23 +20,24 @@ from pathlib import Path
 
 import numpy as np
 
+from index.encoder import unit_rows
+
 FILES = ("tokens.npy", "token_scales.npy", "token_offsets.npy")
 
 
 def quantize(states: np.ndarray, dims: int) -> tuple[np.ndarray, np.ndarray]:
     """One sentence's token vectors as kept: the first ``dims`` dimensions, unit length, int8 codes and
     one float32 scale per token (``codes × scale`` is the vector)."""
-    kept = np.asarray(states, dtype=np.float32)[:, :dims]
-    kept = kept / np.maximum(np.linalg.norm(kept, axis=1, keepdims=True), 1e-12)
+    kept = question_vectors(states, dims)
     scales = np.maximum(np.abs(kept).max(axis=1), 1e-12) / 127
     codes = np.round(kept / scales[:, None]).astype(np.int8)
     return codes, scales.astype(np.float32)
 
 
 def question_vectors(states: np.ndarray, dims: int) -> np.ndarray:
-    """The question's token vectors cut and renormalised like the sentences' (kept in float32)."""
-    kept = np.asarray(states, dtype=np.float32)[:, :dims]
-    return kept / np.maximum(np.linalg.norm(kept, axis=1, keepdims=True), 1e-12)
+    """Token vectors cut to ``dims`` and renormalised: a question's as they are compared (float32), and a
+    sentence's before ``quantize`` rounds them."""
+    return unit_rows(np.asarray(states)[:, :dims])
 
 
 @dataclass

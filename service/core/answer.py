@@ -25,7 +25,7 @@ import numpy as np
 
 from index.encoder import Encoder, TokenEncoder
 from index.search import Index
-from index.tokens import question_vectors
+from index.tokens import Tokens, question_vectors
 from service.core import abstention
 from service.core.abstention import Abstention
 from service.core.cite import passage_url, section_title
@@ -48,6 +48,10 @@ class Answerer:
         texts = [index.articles[s.doc_id].text[s.start : s.end] for s in index.sentences]
         self.overlap = Overlap(texts)
         self.numbered = [has_number(text) for text in texts]
+        # Reading needs token vectors on both sides: the index's and the encoder's (decided once, not per question).
+        self.reader: tuple[TokenEncoder, Tokens] | None = None
+        if config.reader_weight > 0 and index.tokens is not None and isinstance(encoder, TokenEncoder):
+            self.reader = encoder, index.tokens
         self.abstention: Abstention | None = None  # the index's own measurement, when it sets the threshold
         self.measured_now = False  # the manifest held no current measurement: it was made now
         if config.threshold is None and index.sentences:
@@ -130,12 +134,11 @@ class Answerer:
         ``chunks`` is how many chunks to retrieve (at least the configured chunk candidates).
         """
         config, index = self.config, self.index
-        encoder, tokens = self.encoder, index.tokens if config.reader_weight > 0 else None
-        if tokens is not None and isinstance(encoder, TokenEncoder):
-            query, states = encoder.encode_query_tokens(question)  # one model call for both
-            question_tokens = question_vectors(states, tokens.dims)
+        if self.reader is not None:
+            query, states = self.reader[0].encode_query_tokens(question)  # one model call for both
+            question_tokens = question_vectors(states, self.reader[1].dims)
         else:
-            tokens, query = None, encoder.encode_queries([question])[0]
+            query = self.encoder.encode_queries([question])[0]
         chunk_hits = index.search_chunks(query, max(chunks or 0, config.chunk_candidates))
         nearest = index.search_sentences(query, config.sentence_candidates)
         weights = self.overlap.weights(question)
@@ -159,7 +162,8 @@ class Answerer:
             )
         scored.sort(key=lambda c: -c.score)  # stable: ties keep the order candidates were gathered in
         support = scored[0].score if scored else -math.inf
-        if tokens is not None:
+        if self.reader is not None:
+            tokens = self.reader[1]
             read = [
                 replace(c, reading=tokens.maxsim(question_tokens, c.pos)) for c in scored[: config.reader_candidates]
             ]
