@@ -2,7 +2,8 @@
 
 ``Article.text`` is the text every offset refers to. For ``.txt`` and ``.jsonl`` it is the source
 text unchanged; for ``.md`` and ``.html`` it is the readable text extracted from the markup (so a
-cited answer never contains ``**`` or tags). Boilerplate (comment forms, newsletter prompts) stays in
+cited answer never contains ``**`` or tags); for ``.html`` (and a website's pages), only the page's main
+content (``corpus.extract``: no menu, banner or footer). Boilerplate (comment forms, newsletter prompts) stays in
 ``text`` but is listed in ``Article.excluded`` so that no chunk or answer ever comes from it.
 """
 
@@ -16,7 +17,8 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from corpus.markup import html_to_text, markdown_to_text
+from corpus.extract import extract_page
+from corpus.markup import Extracted, markdown_to_text
 from corpus.text import Span, normalize
 
 log = logging.getLogger(__name__)
@@ -181,27 +183,36 @@ def load_file(path: Path, doc_id: str | None = None) -> list[Article]:
     doc_id = doc_id or slug(path.stem)
     if suffix == ".txt":
         return [parse_plain(text, doc_id, str(path))]
-    if suffix in (".md", ".markdown"):
-        doc = markdown_to_text(text)
-    elif suffix in (".html", ".htm"):
-        doc = html_to_text(text)
-    else:
+    if suffix in (".html", ".htm"):
+        article = html_article(text, doc_id, str(path))
+        if article is None:
+            raise CorpusError(f"{path}: no readable text")
+        return [article]
+    if suffix not in (".md", ".markdown"):
         raise CorpusError(f"{path}: unsupported file type {suffix!r} (use {', '.join(SUFFIXES)})")
+    doc = markdown_to_text(text)
     if not doc.text.strip():
         raise CorpusError(f"{path}: no readable text")
+    return [article_from(doc, doc_id, str(path), path.stem)]
+
+
+def article_from(doc: Extracted, doc_id: str, source: str, fallback_title: str) -> Article:
+    """An article from extracted markup: its title (else its first heading, else ``fallback_title``), its
+    headings as sections, its boilerplate lines excluded."""
     headings = doc.headings
-    title = doc.title or (doc.text[headings[0][0] : headings[0][1]].strip() if headings else path.stem)
-    return [
-        Article(
-            doc_id,
-            title,
-            doc.text,
-            sections_from_headings(doc.text, headings, title),
-            doc.url,
-            str(path),
-            boilerplate_spans(doc.text),
-        )
-    ]
+    title = doc.title or (doc.text[headings[0][0] : headings[0][1]].strip() if headings else fallback_title)
+    sections = sections_from_headings(doc.text, headings, title)
+    return Article(doc_id, title, doc.text, sections, doc.url, source, boilerplate_spans(doc.text))
+
+
+def html_article(html: str, doc_id: str, source: str, url: str | None = None) -> Article | None:
+    """A web page's article: its main content (``corpus.extract``: no menu, banner, comment form or
+    footer), headings as sections, the canonical URL (resolved against ``url``, the page's own) as its
+    link; None when the page has no readable text."""
+    doc = extract_page(html, url)
+    if not doc.text.strip():
+        return None
+    return article_from(doc, doc_id, source, doc_id)
 
 
 def load_jsonl(path: Path) -> Iterator[Article]:
