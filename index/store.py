@@ -273,6 +273,20 @@ def reusable_vectors(folder: Path, model_name: str, runtime: str, dims: int) -> 
     return cache
 
 
+def indexed_articles(folder: Path) -> dict[str, Article]:
+    """The articles of the index at ``folder`` as they were indexed, by id, when its ``articles.jsonl``
+    matches its manifest's hash; else none. A site refresh takes the pages that did not change from here
+    instead of fetching and extracting them again."""
+    path = Path(folder) / "articles.jsonl"
+    try:
+        manifest = read_manifest(path.parent)
+        if not path.is_file() or sha256_file(path) != (manifest.files or {}).get(path.name):
+            return {}
+        return {a.doc_id: a for a in map(_article_from, _read_jsonl(path))}
+    except (StoreError, ValueError, KeyError, TypeError, OSError, json.JSONDecodeError):
+        return {}
+
+
 def reusable_tokens(
     folder: Path, model_name: str, runtime: str, dims: int, token_dims: int
 ) -> dict[str, tuple[np.ndarray, np.ndarray]]:

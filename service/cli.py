@@ -50,7 +50,16 @@ def cmd_build(args: argparse.Namespace) -> int:
     from index.ensure import ensure
 
     settings = settings_for(args)
-    articles = load(settings.corpus)
+    site = None
+    if (args.crawl or args.include or args.exclude or args.json) and not (args.site or args.wordpress):
+        raise ValueError("--crawl, --include, --exclude and --json go with --site or --wordpress")
+    if args.site or args.wordpress:
+        from service.cli_site import site_corpus
+
+        site = site_corpus(args, settings)
+        articles = site.articles
+    else:
+        articles = load(settings.corpus)
     # the encoder is loaded only to rebuild or to measure the abstention threshold (once for both):
     # an up-to-date index costs one manifest read
     load_encoder = functools.cache(_encoder_loader(settings, args.ray, args.ray_workers))
@@ -65,11 +74,19 @@ def cmd_build(args: argparse.Namespace) -> int:
             load_current=False,
         )
         manifest = ensured.manifest
-        if not ensured.built:
+        if site is not None:
+            from service.cli_site import print_summary, save_state
+
+            save_state(site, settings)
+            built = {"version": manifest.version, "built": ensured.built}
+            if ensured.built:
+                built |= {"embedded": manifest.build.embedded, "reused": manifest.build.reused}
+            print_summary(site, args.json, built)
+        if not ensured.built and not args.json:
             print(
                 f"index {manifest.version} is up to date ({manifest.corpus.articles} articles) at {settings.index_dir}"
             )
-        else:
+        elif not args.json:
             corpus, build = manifest.corpus, manifest.build
             print(
                 f"index {manifest.version} saved to {settings.index_dir}: {corpus.articles} articles, "
@@ -77,7 +94,7 @@ def cmd_build(args: argparse.Namespace) -> int:
                 f"embedded {build.embedded}, "
                 f"reused {build.reused}, {build.seconds} s"
             )
-        _measure_abstention(settings, ensured.index, load_encoder)
+        _measure_abstention(settings, ensured.index, load_encoder, quiet=args.json)
     finally:
         if args.ray and load_encoder.cache_info().currsize:
             load_encoder().close()  # type: ignore[attr-defined]  # the RayEncoder leaves the cluster
@@ -94,7 +111,9 @@ def _encoder_loader(settings: Settings, ray_address: str | None, workers: int) -
     return lambda: RayEncoder(settings.load_encoder(), ray_address, model, cache, runtime, dims, workers)
 
 
-def _measure_abstention(settings: Settings, index: Index | None, load_encoder: Callable[[], Encoder]) -> None:
+def _measure_abstention(
+    settings: Settings, index: Index | None, load_encoder: Callable[[], Encoder], quiet: bool = False
+) -> None:
     """Store the index's abstention measurement in its manifest unless a current one is there."""
     from index import store
     from service.core import abstention
@@ -110,7 +129,7 @@ def _measure_abstention(settings: Settings, index: Index | None, load_encoder: C
                 settings.index_dir, settings.index_config(), encoder.name, encoder.dims, runtime=encoder.runtime
             )
         found = answerer_for(index, encoder, config, settings.index_dir).abstention
-    if found is not None:
+    if found is not None and not quiet:
         print(
             f"abstains under {found.threshold:.3f}: its corpus's scores for {found.questions} off-topic "
             f"questions, mean + {found.deviations} standard deviations, floor {found.floor}"
@@ -270,6 +289,15 @@ def parser() -> argparse.ArgumentParser:
         help="embed on a Ray cluster (ADDRESS of its head, or 'auto'); needs the 'ray' extra",
     )
     p.add_argument("--ray-workers", type=int, default=0, help="encoder actors on the cluster (default: its CPUs)")
+    site = p.add_mutually_exclusive_group()
+    site.add_argument(
+        "--site", metavar="URL", help="build from a website: its sitemap (or --crawl), refreshed in place"
+    )
+    site.add_argument("--wordpress", metavar="URL", help="build from a WordPress site's REST API (posts and pages)")
+    p.add_argument("--crawl", action="store_true", help="with --site: follow links from URL instead of the sitemap")
+    p.add_argument("--include", action="append", metavar="REGEX", help="with --site: keep only URLs matching one")
+    p.add_argument("--exclude", action="append", metavar="REGEX", help="with --site: leave out URLs matching one")
+    p.add_argument("--json", action="store_true", help="with --site/--wordpress: print the summary as JSON")
     p.set_defaults(func=cmd_build)
 
     p = sub.add_parser("ask", help="answer a question (or a JSONL batch)")

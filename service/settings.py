@@ -9,6 +9,7 @@ from pathlib import Path
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from corpus.fetcher import FetchOptions
 from index.config import IndexConfig
 from index.encoder import Encoder
 from service.core.config import AnswerConfig, Limits
@@ -216,6 +217,56 @@ class Settings(BaseSettings):
         description="Seconds between checks of the index folder for a new "
         "index, which is then loaded and swapped in; 0: only on SIGHUP.",
     )
+
+    contact_url: str = Field(
+        "",
+        description="Where a site's owner reaches whoever runs Sourcier (a page or mailto: URL): named in "
+        "the User-Agent of `sourcier build --site` as Sourcier/VERSION (+URL). Set it before crawling others' sites.",
+    )
+    fetch_timeout: float = Field(15, gt=0, le=300, description="Seconds a page request may take (connect, each read).")
+    fetch_concurrency: int = Field(4, ge=1, le=64, description="Requests to a site at the same time.")
+    fetch_retries: int = Field(
+        3, ge=0, le=10, description="Retries of a request answered 429/502/503/504 or lost on the way."
+    )
+    fetch_backoff: float = Field(
+        1.0, ge=0, le=60, description="Seconds before the first retry; doubled at each further one."
+    )
+    fetch_max_delay: float = Field(
+        30, ge=0, le=600, description="Longest wait obeyed from a robots.txt Crawl-delay or a Retry-After (seconds)."
+    )
+    fetch_max_pages: int = Field(5000, ge=1, description="Most pages a site build fetches.")
+    fetch_max_depth: int = Field(5, ge=0, le=50, description="Links followed from the start page (--crawl).")
+    fetch_max_bytes: int = Field(5_000_000, ge=10_000, description="Largest page read; a bigger one is skipped.")
+    fetch_max_redirects: int = Field(5, ge=0, le=20, description="Redirects followed per request.")
+    site_min_kept: float = Field(
+        0.5,
+        ge=0,
+        le=1,
+        description="A site build that keeps fewer than this share of the current index's articles "
+        "(site down, pages gone by mistake) is refused; the current index stays served.",
+    )
+
+    def fetch_options(
+        self, crawl: bool = False, include: tuple[str, ...] = (), exclude: tuple[str, ...] = ()
+    ) -> FetchOptions:
+        """How ``sourcier build --site`` fetches: every limit from these settings."""
+        from importlib.metadata import version
+
+        return FetchOptions(
+            user_agent=f"Sourcier/{version('sourcier')}" + (f" (+{self.contact_url})" if self.contact_url else ""),
+            timeout=self.fetch_timeout,
+            concurrency=self.fetch_concurrency,
+            retries=self.fetch_retries,
+            max_pages=self.fetch_max_pages,
+            max_depth=self.fetch_max_depth,
+            max_bytes=self.fetch_max_bytes,
+            max_redirects=self.fetch_max_redirects,
+            include=include,
+            exclude=exclude,
+            crawl=crawl,
+            max_delay=self.fetch_max_delay,
+            backoff=self.fetch_backoff,
+        )
 
     def index_config(self) -> IndexConfig:
         return IndexConfig(
