@@ -141,7 +141,10 @@ def gather(eval_set: EvalSet, answerer: Answerer, states: TokenStates | None) ->
         question = states.question(q.question) if states is not None else np.zeros((0, 768), np.float32)
         as_served = None
         if served is not None and isinstance(encoder, TokenEncoder):
-            as_served = question_vectors(encoder.encode_query_tokens(q.question)[1], served.dims)
+            query_states = encoder.encode_query_tokens(q.question)[1]
+            as_served = question_vectors(query_states, served.dims)
+            if states is None:  # kept for the trained head (eval.token_head): the service's own query states
+                question = query_states
         maxsims = []
         for c in ranked:
             row = np.full(len(VARIANTS) + 1, np.nan)
