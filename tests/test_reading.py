@@ -142,3 +142,18 @@ def test_an_index_without_tokens_is_answered_without_reading():
     answerer = make_answerer(index, FakeTokenEncoder(), threshold=0.1)
     assert all(c.reading is None for c in answerer.candidates(QUESTIONS[1]).ranked)
     assert replace(answerer.config, reader_weight=0.0).reader_weight == 0.0
+
+
+def test_the_abstention_signals_of_reading(read_index):
+    """eval/reading_abstention.py: its signals are the candidates' own, and its AUC counts pairs."""
+    from eval.reading_abstention import auc, signals
+
+    answerer = make_answerer(read_index, FakeTokenEncoder(), threshold=0.1, reader_weight=0.5)
+    for question in QUESTIONS:
+        support, read, maxsim = signals(answerer, question)
+        found = answerer.candidates(question)
+        best = found.ranked[0]  # reading's choice: the best of score + 0.5 × MaxSim
+        assert support == found.support and read == pytest.approx(best.score + 0.5 * best.reading)
+        assert maxsim == max(c.reading for c in found.ranked[: answerer.config.reader_candidates])
+    assert auc(np.array([0.9, 0.8]), np.array([0.1, 0.85])) == 0.75
+    assert auc(np.array([0.5]), np.array([0.5])) == 0.5
