@@ -53,6 +53,8 @@ def cmd_build(args: argparse.Namespace) -> int:
     site = None
     if (args.crawl or args.include or args.exclude or args.json) and not (args.site or args.wordpress):
         raise ValueError("--crawl, --include, --exclude and --json go with --site or --wordpress")
+    if args.corpus and (args.site or args.wordpress):
+        raise ValueError("--corpus or --site/--wordpress: the index is built from one of them")
     if args.site or args.wordpress:
         from service.cli_site import site_corpus
 

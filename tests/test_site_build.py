@@ -132,6 +132,8 @@ def test_a_wordpress_blog_is_built_from_its_rest_api(env, capsys):
         assert summary["skipped_by_reason"] == {"draft": 1}
 
 
-def test_site_options_need_a_site(env, capsys):
+def test_site_options_need_a_site_and_exclude_a_corpus(env, capsys):
     assert cli.main(["build", "--index", str(env), "--crawl"]) == 1
     assert "go with --site" in capsys.readouterr().err
+    assert cli.main(["build", "--index", str(env), "--corpus", "x", "--site", "http://127.0.0.1:9/"]) == 1
+    assert "built from one of them" in capsys.readouterr().err
