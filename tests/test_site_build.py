@@ -137,3 +137,23 @@ def test_site_options_need_a_site_and_exclude_a_corpus(env, capsys):
     assert "go with --site" in capsys.readouterr().err
     assert cli.main(["build", "--index", str(env), "--corpus", "x", "--site", "http://127.0.0.1:9/"]) == 1
     assert "built from one of them" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_with_the_real_model_an_answer_from_a_site_links_to_the_live_page(tmp_path, monkeypatch, capsys):
+    """The whole path on the configured runtime: fetched, extracted, embedded, answered, cited by the page's URL."""
+    from service.startup import load_answerer
+
+    index = tmp_path / "index"
+    monkeypatch.setenv("SOURCIER_FETCH_BACKOFF", "0.01")
+    with Website() as site:
+        site.build_help_site()
+        code, summary = build(capsys, index, "--site", site.url("/"))
+        assert code == 0 and summary["index"]["built"]
+    answerer = load_answerer(Settings(index_dir=index, threshold=0.0))
+    result = answerer.answer("Combien de jours de carence avant les indemnités journalières ?")
+    answer = result.answer
+    assert result.answered and answer is not None and "carence de trois jours" in answer.text
+    citation = answer.citation
+    assert answerer.index.articles[citation.doc_id].text[citation.start : citation.end] == answer.text
+    assert citation.url.startswith(site.url("/articles/arret-maladie.html") + "#:~:text=")
