@@ -121,6 +121,18 @@ class Crawl:
         self.budget -= 1
         return True
 
+    def admit(self, items: Iterable[tuple[str, str | None]], always: str | None = None) -> list[tuple[str, str | None]]:
+        """The URLs to request, each spending one page of the budget; the refused ones recorded with their
+        reason. ``always`` (a crawl's start page, read for its links) is never refused."""
+        todo = []
+        for url, lastmod in items:
+            refused = self.refuse(url) if url != always else None
+            if refused is not None:
+                self.record(Outcome(url, skipped=refused))
+            elif self.take(url):
+                todo.append((url, lastmod))
+        return todo
+
     def put(self, outcome: Outcome) -> None:
         """Sets a URL's outcome without counting it as progress (a sitemap, an API listing)."""
         self.order.setdefault(outcome.url)
@@ -319,14 +331,7 @@ def fetch_site(
     if found is not None:
         items, complete = found
         run.total = len(items)
-        todo = []
-        for url, lastmod in items:
-            refused = run.refuse(url)
-            if refused is not None:
-                run.record(Outcome(url, skipped=refused))
-            elif run.take(url):
-                todo.append((url, lastmod))
-        run.visit_all(todo)
+        run.visit_all(run.admit(items))
         return run.finish("sitemap", set(url for url, _ in items) if complete else None)
     if not options.crawl:
         run.notes.append("no readable sitemap: crawling links from the start page")
@@ -338,15 +343,8 @@ def crawl(run: Crawl) -> None:
     """Breadth-first from the start page, ``max_depth`` links deep, then the known URLs no link reached."""
     frontier, seen = [run.start], {run.start}
     for depth in range(run.options.max_depth + 1):
-        todo = []
-        for url in frontier:
-            refused = run.refuse(url) if url != run.start else None
-            if refused is not None:
-                run.record(Outcome(url, skipped=refused))
-            elif run.take(url):
-                todo.append((url, None))
         following = []
-        for outcome in run.visit_all(todo):
+        for outcome in run.visit_all(run.admit(((url, None) for url in frontier), always=run.start)):
             if outcome.url == run.start and outcome.page is not None and run.refuse(run.start) is not None:
                 run.put(Outcome(run.start, skipped=run.refuse(run.start), links=outcome.links))
             if depth == run.options.max_depth:
@@ -358,11 +356,5 @@ def crawl(run: Crawl) -> None:
         frontier = following
         if not frontier:
             break
-    todo = []
-    for url in [url for url in run.previous.entries if url not in run.outcomes]:
-        refused = run.refuse(url)
-        if refused is not None:
-            run.record(Outcome(url, skipped=refused))
-        elif run.take(url):
-            todo.append((url, None))
-    run.visit_all(todo)
+    unreached = [(url, None) for url in run.previous.entries if url not in run.outcomes]
+    run.visit_all(run.admit(unreached))
