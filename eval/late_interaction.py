@@ -172,20 +172,45 @@ def hit_rate(asked: list[Asked], alpha: float, variant: int = 0) -> float:
     return float(np.mean([a.hit[int(np.argmax(a.score + alpha * a.maxsim[:, variant]))] for a in asked]))
 
 
+def pairs_of(answerer: Answerer, eval_set: EvalSet, count: int) -> list[tuple[str, str]]:
+    """The first ``count`` answerable questions, each with the sentence of its best candidate."""
+    index, pairs = answerer.index, []
+    for q in [q for q in eval_set.questions if q.answerable][:count]:
+        s = index.sentences[answerer.candidates(q.question).ranked[0].pos]
+        pairs.append((q.question, index.articles[s.doc_id].text[s.start : s.end]))
+    return pairs
+
+
 def cost(answerer: Answerer, eval_set: EvalSet, runs: int = 30) -> dict[str, float]:
     """Median seconds of one encoder call on a question alone and on question + candidate sentence."""
-    index, encoder = answerer.index, answerer.encoder
-    questions = [q.question for q in eval_set.questions if q.answerable][:runs]
+    encoder = answerer.encoder
     timings: dict[str, list[float]] = {"question": [], "pair": []}
-    for text in questions:
-        best = answerer.candidates(text).ranked[0]
-        s = index.sentences[best.pos]
-        sentence = index.articles[s.doc_id].text[s.start : s.end]
+    for text, sentence in pairs_of(answerer, eval_set, runs):
         for name, value in (("question", text), ("pair", f"{text} [SEP] {sentence}")):
             started = time.perf_counter()
             encoder.encode_queries([value])
             timings[name].append(time.perf_counter() - started)
     return {name: statistics.median(values) for name, values in timings.items()}
+
+
+def training_cost(model_path: str, pairs: list[str], batch: int = 8, steps: int = 3) -> float:
+    """Median seconds per pair of one training step of the full model (torch, forward and backward) on
+    batches of ``batch`` question + sentence pairs: what a cross-encoder's fine-tuning pays per example."""
+    from sentence_transformers import SentenceTransformer
+
+    model = SentenceTransformer(model_path, device="cpu")
+    encoder = model[0].auto_model
+    encoder.train()
+    seconds = []
+    for step in range(steps):
+        texts = pairs[step * batch : (step + 1) * batch]
+        inputs = model.tokenizer(texts, padding=True, truncation=True, max_length=256, return_tensors="pt")
+        started = time.perf_counter()
+        loss = encoder(**inputs).last_hidden_state[:, 0].pow(2).mean()  # any scalar: the cost is the same
+        loss.backward()
+        encoder.zero_grad()
+        seconds.append((time.perf_counter() - started) / len(texts))
+    return statistics.median(seconds)
 
 
 def report(gathered: dict[str, list[Asked]]) -> list[str]:
@@ -286,6 +311,11 @@ def main(argv: list[str] | None = None) -> int:
                 f"{name}: encoder call median {timed['question'] * 1000:.1f} ms on the question, "
                 f"{timed['pair'] * 1000:.1f} ms on question + sentence (×{timed['pair'] / timed['question']:.2f})"
             )
+            from index import fetch
+
+            pairs = [f"{q} [SEP] {s}" for q, s in pairs_of(answerer, eval_set, 24)]
+            step = training_cost(str(fetch.resolve(settings.model, settings.model_cache)), pairs)
+            print(f"{name}: one training step of the whole model, median {step:.2f} s per question + sentence pair")
         gathered[name] = gather(eval_set, answerer, states)
         save(kept, gathered[name])
     print("\n" + "\n".join(report({name: g.asked for name, g in gathered.items()})))
