@@ -132,3 +132,12 @@ def postgres_server():
     server.start()
     yield server
     server.remove()
+
+
+@pytest.fixture
+def site():
+    """A French help site served on loopback (tests/website.py), for the site-fetching tests."""
+    from tests.website import Website
+
+    with Website() as website:
+        yield website.build_help_site()

@@ -20,6 +20,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from corpus.fetched import SiteResult
+from corpus.fetcher import FetchOptions
+
 LAST_MODIFIED = "Mon, 02 Sep 2024 08:00:00 GMT"
 
 
@@ -353,3 +356,36 @@ def _not_modified(headers: Any, etag: str | None, last_modified: str | None) -> 
     if since and last_modified:
         return email.utils.parsedate_to_datetime(last_modified) <= email.utils.parsedate_to_datetime(since)
     return False
+
+
+# -- helpers of the tests that fetch it ------------------------------------------------------------------
+
+UA = "Sourcier/0.1 (+https://exemple.fr/contact)"
+
+
+def opts(**overrides) -> FetchOptions:
+    values = dict(
+        user_agent=UA,
+        timeout=0.5,
+        concurrency=4,
+        retries=2,
+        max_pages=100,
+        max_depth=3,
+        max_bytes=200_000,
+        max_redirects=5,
+        include=(),
+        exclude=(),
+        crawl=False,
+        max_delay=0.2,
+        backoff=0.01,
+    )
+    values.update(overrides)
+    return FetchOptions(**values)
+
+
+def ids(result: SiteResult) -> set[str]:
+    return {page.article_id for page in result.pages}
+
+
+def reasons(result: SiteResult) -> dict[str, str]:
+    return {s.url: s.reason for s in result.skipped}
