@@ -29,13 +29,13 @@ import logging
 import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
-from html.parser import HTMLParser
 from typing import Literal
 from urllib.parse import urljoin
 
 import trafilatura
 
 from corpus.markup import Extracted, _Builder, html_to_text
+from corpus.webpage import PageInfo, read_page
 
 log = logging.getLogger(__name__)
 
@@ -59,51 +59,16 @@ class ExtractedPage(Extracted):
     method: Method = "trafilatura"
 
 
-class _PageInfo(HTMLParser):
-    """``<link rel=canonical>``, ``<title>`` and the first ``<h1>`` of a page, read without trafilatura."""
-
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.canonical: str | None = None
-        self.title: list[str] = []
-        self.h1: list[str] = []
-        self._in: str | None = None
-        self._h1_done = False
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        attributes = dict(attrs)
-        rel = (attributes.get("rel") or "").lower().split()
-        if tag == "link" and "canonical" in rel and self.canonical is None:
-            self.canonical = (attributes.get("href") or "").strip() or None
-        elif tag == "title" and not self.title:
-            self._in = "title"
-        elif tag == "h1" and not self._h1_done:
-            self._in = "h1"
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag == self._in:
-            self._h1_done = self._h1_done or tag == "h1"
-            self._in = None
-
-    def handle_data(self, data: str) -> None:
-        if self._in == "title":
-            self.title.append(data)
-        elif self._in == "h1":
-            self.h1.append(data)
-
-
 def _clean(parts: list[str]) -> str:
     return _SPACE.sub(" ", "".join(parts)).strip()
 
 
-def _page_info(html: str) -> _PageInfo:
-    info = _PageInfo()
+def _page_info(html: str) -> PageInfo:
     try:
-        info.feed(html)
-        info.close()
+        return read_page(html)
     except (AssertionError, ValueError) as exc:  # html.parser on broken declarations
         log.debug("page head not fully parsed: %s", exc)
-    return info
+        return PageInfo()
 
 
 def _inline(element: ET.Element, out: _Builder, buffer: list[str], heading: bool) -> None:
@@ -187,7 +152,7 @@ def extract_page(html: str, url: str | None = None, focus: Focus = "precision") 
     html = html.replace("\x00", "")
     info = _page_info(html)
     canonical = urljoin(url or "", info.canonical) if info.canonical else url
-    fallback_title = _clean(info.h1) or _clean(info.title) or None
+    fallback_title = info.h1 or info.title
     xml = _trafilatura(html, url, focus)
     built: _Builder | None = None
     title: str | None = None

@@ -14,6 +14,7 @@ HTML_TYPES = ("text/html", "application/xhtml+xml")
 # The HTML standard's prescan reads the first 1024 bytes for a <meta charset>; pages in the wild put it
 # a little further (after long <script> blocks), so we look a bit further too.
 PRESCAN_BYTES = 4096
+_SPACE = re.compile(r"\s+")
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_:.-]+)""", re.IGNORECASE)
 # WHATWG maps these labels to windows-1252, which decodes the bytes 0x80–0x9F that Latin-1 leaves as
 # control characters (curly quotes, œ, € in pages "in Latin-1").
@@ -105,6 +106,8 @@ class PageInfo:
     robots: set[str] = field(default_factory=set)
     links: list[tuple[str, bool]] = field(default_factory=list)
     base: str | None = None
+    title: str | None = None  # the <title>'s text, whitespace folded
+    h1: str | None = None  # the first <h1>'s text, whitespace folded
 
     @property
     def noindex(self) -> bool:
@@ -120,6 +123,16 @@ class _Reader(HTMLParser):
         super().__init__(convert_charrefs=True)
         self.info = PageInfo()
         self.token = token
+        self.texts: dict[str, list[str]] = {}  # "title", "h1": the text read inside the first of each
+        self._in: str | None = None
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == self._in:
+            self._in = None
+
+    def handle_data(self, data: str) -> None:
+        if self._in is not None:
+            self.texts[self._in].append(data)
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         values = {k.lower(): (v or "") for k, v in attrs}
@@ -132,6 +145,8 @@ class _Reader(HTMLParser):
             self.info.links.append((values["href"].strip(), "nofollow" in rel))
         elif tag == "base" and values.get("href") and self.info.base is None:
             self.info.base = values["href"].strip()
+        elif tag in ("title", "h1") and (tag not in self.texts or (tag == "title" and not self.texts[tag])):
+            self.texts[tag], self._in = [], tag
 
 
 def read_page(text: str, token: str = "sourcier") -> PageInfo:
@@ -139,7 +154,9 @@ def read_page(text: str, token: str = "sourcier") -> PageInfo:
     reader = _Reader(token)
     reader.feed(text)
     reader.close()
-    return reader.info
+    info = reader.info
+    info.title, info.h1 = (_SPACE.sub(" ", "".join(reader.texts.get(t, []))).strip() or None for t in ("title", "h1"))
+    return info
 
 
 def absolute(base: str, href: str) -> str | None:
