@@ -1,8 +1,11 @@
-"""Cut articles into sentences, pairs and chunks (windows of whole sentences inside one section).
+"""Cut articles into sentences, pairs and chunks (windows of whole sentences inside one section),
+and list their headings.
 
 Sentences are the answer units; pairs (two adjacent sentences of one paragraph) are the answers
 that need both; chunks (shown as "passages") are the retrieval units. All keep ``(start, end)``
-into ``Article.text``; heading lines and boilerplate never become any of them.
+into ``Article.text``; heading lines and boilerplate never become any of them. Headings (the
+article's title and its section titles) are the site's own questions, often literally ("Peut-on
+renouveler la période d'essai ?"): they are indexed as questions, never answered with.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from corpus.load import Article, Section
 from corpus.text import Span, split_sentences
 
 # Bump when sentence splitting or chunking changes the units: an index built before is then stale.
-UNITS_VERSION = 2
+UNITS_VERSION = 3  # 3: headings (known questions)
 
 
 @dataclass(frozen=True)
@@ -34,6 +37,28 @@ class Chunk:
     section: str
     first: int  # index of its first sentence
     last: int  # index of its last sentence (inclusive)
+
+
+@dataclass(frozen=True)
+class Heading:
+    """A title the site gives its own content: the article's (``section`` None) or a section's."""
+
+    doc_id: str
+    section: str | None  # the section it heads; None: the article's title
+    text: str
+    question: bool  # phrased as a question (ends with "?"), as FAQ titles are
+
+
+def headings(article: Article) -> list[Heading]:
+    """The article's title, then each distinct section title (the title's own section is the title)."""
+    result = [Heading(article.doc_id, None, article.title.strip(), article.title.rstrip().endswith("?"))]
+    seen = {article.title.strip()}
+    for section in article.sections:
+        text = section.title.strip()
+        if text and text not in seen:
+            seen.add(text)
+            result.append(Heading(article.doc_id, section.title, text, text.endswith("?")))
+    return [h for h in result if h.text]
 
 
 def _overlaps(span: Span, excluded: list[Span]) -> bool:

@@ -1,7 +1,8 @@
 """The build: cut articles into units, embed what is new, index the vectors.
 
-Units are sentences, pairs of adjacent sentences of one paragraph, and chunks. Each is embedded
-with its section title (``sentence_input``, ``pair_input``, ``chunk_input``) and known by the hash of
+Units are sentences, pairs of adjacent sentences of one paragraph, and chunks; beside them the
+headings (titles, section titles), embedded *as questions* to be matched with the reader's. Each unit is
+embedded with its section title (``sentence_input``, ``pair_input``, ``chunk_input``) and known by the hash of
 that input (``text_hash``): a rebuild reuses the vector of every input whose hash it already has
 (``cache``, from ``vector_cache`` or ``index.store.reusable_vectors``), so adding one article embeds
 only it. Sentences are embedded with their token vectors when the settings keep them (``index.tokens``),
@@ -19,7 +20,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from corpus.chunk import UNITS_VERSION, Chunk, Sentence, chunks, pairs, sentences
+from corpus.chunk import UNITS_VERSION, Chunk, Heading, Sentence, chunks, headings, pairs, sentences
 from corpus.load import Article
 from index.config import IndexConfig
 from index.encoder import Encoder, ModelInfo, TokenEncoder
@@ -101,6 +102,25 @@ def _embed(
     return matrix.astype(np.float32), hashes, len(missing)
 
 
+def question_hash(text: str) -> str:
+    """The key of a text embedded as a question (another prompt: never the same vector as a document's)."""
+    return text_hash("\x01query", text)
+
+
+def _embed_questions(
+    encoder: Encoder, texts: list[str], cache: dict[str, np.ndarray]
+) -> tuple[np.ndarray, list[str], int]:
+    """Vectors of ``texts`` embedded as questions (the known questions), reusing those in ``cache``."""
+    hashes = [question_hash(text) for text in texts]
+    missing = sorted({h: i for i, h in enumerate(hashes) if h not in cache}.values())
+    if missing:
+        log.info("embedding %d new headings as questions (%d reused)", len(missing), len(texts) - len(missing))
+        for i, vector in zip(missing, encoder.encode_queries([texts[i] for i in missing])):
+            cache[hashes[i]] = vector
+    matrix = np.stack([cache[h] for h in hashes]) if hashes else np.zeros((0, encoder.dims), dtype=np.float32)
+    return matrix.astype(np.float32), hashes, len(missing)
+
+
 def _units(articles: list[Article], config: IndexConfig) -> tuple[list[Sentence], list[tuple[int, int]], list[Chunk]]:
     """Every sentence, pair (positions in the sentence list) and chunk of ``articles``, in order."""
     all_sentences: list[Sentence] = []
@@ -156,9 +176,12 @@ def build(
     tokens = None if reading is None else Tokens.pack([token_cache[h] for h in s_hashes], config.token_dims)
     p_vectors, p_hashes, p_new = _embed(encoder, pair_items, cache, progress, "pairs")
     c_vectors, c_hashes, c_new = _embed(encoder, chunk_items, cache, progress, "chunks")
+    all_headings: list[Heading] = [h for article in articles for h in headings(article)]
+    h_vectors, h_hashes, h_new = _embed_questions(encoder, [h.text for h in all_headings], cache)
     model = encoder.info()
     c_hash = corpus_hash(articles)
-    embedded, total = s_new + p_new + c_new, len(s_hashes) + len(p_hashes) + len(c_hashes)
+    embedded = s_new + p_new + c_new + h_new
+    total = len(s_hashes) + len(p_hashes) + len(c_hashes) + len(h_hashes)
     manifest = Manifest(
         FORMAT,
         UNITS_VERSION,
@@ -173,6 +196,7 @@ def build(
             pairs=len(all_pairs),
             chunks=len(all_chunks),
             tokens=0 if tokens is None else len(tokens.codes),
+            headings=len(all_headings),
         ),
         BuildStats(round(time.perf_counter() - started, 2), embedded, total - embedded),
     )
@@ -191,6 +215,9 @@ def build(
         make_faiss(s_vectors, config.index_type),
         make_faiss(c_vectors, config.index_type),
         tokens,
+        all_headings,
+        h_vectors,
+        h_hashes,
     )
 
 
@@ -206,4 +233,6 @@ def vector_cache(index: Index) -> dict[str, np.ndarray]:
     cache = dict(zip(index.sentence_hashes, index.sentence_vectors))
     cache.update(zip(index.pair_hashes, index.pair_vectors))
     cache.update(zip(index.chunk_hashes, index.chunk_vectors))
+    if index.heading_vectors is not None:
+        cache.update(zip(index.heading_hashes, index.heading_vectors))
     return cache

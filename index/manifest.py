@@ -38,6 +38,7 @@ class CorpusStats:
     pairs: int | None = None  # None: an index of format 1, which had no pairs
     chunks: int
     tokens: int = 0  # sentence token vectors kept (index.tokens); 0: none, the answers are the bi-encoder's
+    headings: int = 0  # titles and section titles embedded as questions (the site's known questions)
 
 
 @dataclass(frozen=True)
@@ -103,6 +104,7 @@ class Manifest:
                 pairs=corpus.get("pairs"),
                 chunks=corpus["chunks"],
                 tokens=corpus.get("tokens", 0),
+                headings=corpus.get("headings", 0),
             ),
             BuildStats(**{f.name: record["build"][f.name] for f in fields(BuildStats)}),
             None if files is None else dict(files),

@@ -14,7 +14,7 @@ from typing import Any
 import faiss
 import numpy as np
 
-from corpus.chunk import Chunk, Sentence
+from corpus.chunk import Chunk, Heading, Sentence
 from corpus.load import Article
 from index.manifest import Manifest
 from index.tokens import Tokens
@@ -64,6 +64,10 @@ class Index:
     sentence_faiss: Any = field(repr=False)
     chunk_faiss: Any = field(repr=False)
     tokens: Tokens | None = field(default=None, repr=False)  # sentence token vectors, for reading
+    # the articles' titles and section titles, embedded as questions (the site's known questions)
+    headings: list[Heading] = field(default_factory=list)
+    heading_vectors: np.ndarray | None = field(default=None, repr=False)
+    heading_hashes: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.pair_at = {first: row for row, (first, _) in enumerate(self.pairs)}  # first sentence → pair row
@@ -74,6 +78,16 @@ class Index:
             for s_index in range(chunk.first, chunk.last + 1):
                 pos = self.sentence_pos[(chunk.doc_id, s_index)]
                 self.chunks_of_sentence.setdefault(pos, []).append(c_pos)
+        if self.heading_vectors is None:
+            self.heading_vectors = np.zeros((0, self.sentence_vectors.shape[1]), dtype=np.float32)
+        # the chunk that opens each section, and each article (section None): where a heading's answer starts
+        self.opening_chunk: dict[tuple[str, str | None], int] = {}
+        for c_pos, chunk in enumerate(self.chunks):
+            self.opening_chunk.setdefault((chunk.doc_id, None), c_pos)
+            self.opening_chunk.setdefault((chunk.doc_id, chunk.section), c_pos)
+        self.headings_of: dict[str, list[int]] = {}  # doc_id → its headings' rows, title first
+        for row, heading in enumerate(self.headings):
+            self.headings_of.setdefault(heading.doc_id, []).append(row)
 
     def pairs_of(self, pos: int) -> list[tuple[int, int]]:
         """The pairs (first, second sentence positions) sentence ``pos`` belongs to: with the one before, the
@@ -90,6 +104,11 @@ class Index:
 
     def search_sentences(self, query: np.ndarray, k: int) -> list[tuple[int, float]]:
         return _search(self.sentence_faiss, query, k)
+
+    def heading_scores(self, query: np.ndarray) -> np.ndarray:
+        """The question's cosine with every known question (a site has a few per page: no ANN needed)."""
+        assert self.heading_vectors is not None  # set in __post_init__
+        return self.heading_vectors @ np.asarray(query, dtype=np.float32)
 
 
 def _search(index: Any, query: np.ndarray, k: int) -> list[tuple[int, float]]:

@@ -1,10 +1,11 @@
 """Save and load the search index: one folder, readable without this code.
 
 On disk: ``manifest.json`` (``index.manifest``: model, settings, corpus hash, counts, file hashes),
-``articles.jsonl``, ``sentences.jsonl``, ``pairs.jsonl``, ``chunks.jsonl`` (offsets and the hash of
-each embedded input), ``sentences.faiss`` / ``chunks.faiss`` (searched) and ``pairs.npy`` (only
-compared with the question next to a chosen sentence, never searched); with sentence token vectors,
-``index.tokens``' three ``.npy`` files. No pickle. A save writes a
+``articles.jsonl``, ``sentences.jsonl``, ``pairs.jsonl``, ``chunks.jsonl``, ``headings.jsonl`` (offsets
+or texts, and the hash of each embedded input), ``sentences.faiss`` / ``chunks.faiss`` (searched),
+``pairs.npy`` (only compared with the question next to a chosen sentence, never searched) and
+``headings.npy`` (the titles and section titles embedded as questions, compared with every
+question); with sentence token vectors, ``index.tokens``' three ``.npy`` files. No pickle. A save writes a
 temporary folder and renames it into place, so a crash never leaves a half index where the service
 looks. A load checks everything before trusting it: the manifest against the configuration, every
 file against its hash, the counts against each other. Building is ``index.build``; deciding whether
@@ -26,7 +27,7 @@ from typing import Any
 import faiss
 import numpy as np
 
-from corpus.chunk import Chunk, Sentence
+from corpus.chunk import Chunk, Heading, Sentence
 from corpus.load import Article, Section
 from corpus.text import Span
 from index.config import IndexConfig
@@ -46,6 +47,8 @@ FILES = (
     "sentences.faiss",
     "pairs.npy",
     "chunks.faiss",
+    "headings.jsonl",
+    "headings.npy",
 )
 
 
@@ -111,6 +114,10 @@ def save(index: Index, folder: Path) -> Path:
         )
         _write_jsonl(tmp / "chunks.jsonl", ({**asdict(c), "hash": h} for c, h in zip(index.chunks, index.chunk_hashes)))
         np.save(tmp / "pairs.npy", np.ascontiguousarray(index.pair_vectors, dtype=np.float32), allow_pickle=False)
+        _write_jsonl(
+            tmp / "headings.jsonl", ({**asdict(h), "hash": k} for h, k in zip(index.headings, index.heading_hashes))
+        )
+        np.save(tmp / "headings.npy", np.ascontiguousarray(index.heading_vectors, dtype=np.float32), allow_pickle=False)
         faiss.write_index(index.sentence_faiss, str(tmp / "sentences.faiss"))
         faiss.write_index(index.chunk_faiss, str(tmp / "chunks.faiss"))
         names = list(FILES)
@@ -186,6 +193,9 @@ def load(
         pair_records = _read_jsonl(folder / "pairs.jsonl")
         chunk_records = _read_jsonl(folder / "chunks.jsonl")
         pair_vectors = np.load(folder / "pairs.npy", allow_pickle=False)
+        heading_records = _read_jsonl(folder / "headings.jsonl")
+        heads = [Heading(**{k: r[k] for k in ("doc_id", "section", "text", "question")}) for r in heading_records]
+        heading_vectors = np.load(folder / "headings.npy", allow_pickle=False)
         sentence_faiss = faiss.read_index(str(folder / "sentences.faiss"))
         chunk_faiss = faiss.read_index(str(folder / "chunks.faiss"))
         tokens = Tokens.load(folder) if with_tokens else None
@@ -195,6 +205,7 @@ def load(
         sentence_faiss.ntotal != len(sent_records)
         or chunk_faiss.ntotal != len(chunk_records)
         or pair_vectors.shape != (len(pair_records), sentence_faiss.d)
+        or heading_vectors.shape != (len(heading_records), sentence_faiss.d)
         or (tokens is not None and not tokens.consistent(len(sent_records)))
         or (tokens is not None and len(tokens.codes) != manifest.corpus.tokens)
     ):
@@ -228,6 +239,9 @@ def load(
         sentence_faiss,
         chunk_faiss,
         tokens,
+        heads,
+        heading_vectors,
+        [r["hash"] for r in heading_records],
     )
 
 
@@ -255,6 +269,7 @@ def reusable_vectors(folder: Path, model_name: str, runtime: str, dims: int) -> 
         ("sentences.jsonl", "sentences.faiss"),
         ("pairs.jsonl", "pairs.npy"),
         ("chunks.jsonl", "chunks.faiss"),
+        ("headings.jsonl", "headings.npy"),
     ):
         paths = folder / records_name, folder / vectors_name
         if not all(path.is_file() and sha256_file(path) == files.get(path.name) for path in paths):

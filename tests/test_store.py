@@ -17,6 +17,8 @@ def test_save_and_load_round_trip_is_readable_and_identical(tmp_path, seed_index
         "articles.jsonl",
         "chunks.faiss",
         "chunks.jsonl",
+        "headings.jsonl",
+        "headings.npy",
         "manifest.json",
         "pairs.jsonl",
         "pairs.npy",
@@ -93,7 +95,8 @@ def test_rebuild_embeds_only_the_new_article(tmp_path, encoder, config):
         + sum(1 for i, _ in second.pairs if second.sentences[i].doc_id != "contractions-muscle-mollet")
     )
     assert sum(encoder.calls) == new_units
-    assert second.manifest.build.reused == len(first.sentences) + len(first.chunks) + len(first.pairs)
+    reused = len(first.sentences) + len(first.chunks) + len(first.pairs) + len(first.headings)
+    assert second.manifest.build.reused == reused
     assert second.version != first.version
 
 
@@ -112,7 +115,8 @@ def test_reusable_vectors_survive_a_change_of_unit_rules_but_never_of_runtime(tm
     with pytest.raises(StoreError):
         store.load(folder, config)
     cache = store.reusable_vectors(folder, encoder.name, encoder.runtime, encoder.dims)
-    assert set(cache) == set(seed_index.sentence_hashes + seed_index.pair_hashes + seed_index.chunk_hashes)
+    units = seed_index.sentence_hashes + seed_index.pair_hashes + seed_index.chunk_hashes + seed_index.heading_hashes
+    assert set(cache) == set(units)
     encoder.calls.clear()
     rebuilt = build(load([SEED]), encoder, config, cache=cache)
     assert sum(encoder.calls) == 0 and (rebuilt.pair_vectors == seed_index.pair_vectors).all()
@@ -120,6 +124,6 @@ def test_reusable_vectors_survive_a_change_of_unit_rules_but_never_of_runtime(tm
     assert store.reusable_vectors(folder, encoder.name, encoder.runtime, 128) == {}
     (folder / "pairs.npy").write_bytes(b"damaged")
     assert set(store.reusable_vectors(folder, encoder.name, encoder.runtime, encoder.dims)) == set(
-        seed_index.sentence_hashes + seed_index.chunk_hashes
+        seed_index.sentence_hashes + seed_index.chunk_hashes + seed_index.heading_hashes
     )
     assert store.reusable_vectors(tmp_path / "nowhere", encoder.name, encoder.runtime, encoder.dims) == {}
