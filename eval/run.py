@@ -60,6 +60,13 @@ TARGETS["service-public"] = {
     "faithfulness.rate": (">=", 1.0),
 }
 TARGETS["service-public-ci"] = TARGETS["service-public"]
+# "What the site already says": the Code du travail numérique's rewordings (its near-topic and off-domain
+# questions are measured by eval.confidence: confident ≤ 0.40, off-domain abstain ≥ 0.95).
+TARGETS["cdtn"] = {
+    "retrieval.doc@1": (">=", 0.80),
+    "abstention.false_abstain_rate": ("<=", 0.05),
+    "faithfulness.rate": (">=", 1.0),
+}
 
 # Regression floors guarded by CI (`--check`): a little under what the current code measures
 # (eval/results/*.md has the latest numbers), so a change that makes answers worse fails the build

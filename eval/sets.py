@@ -9,15 +9,17 @@ from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from corpus.load import Article, load
+from corpus.load import Article, Section, load
 
 ROOT = Path(__file__).resolve().parents[1]
 SETS = ROOT / "eval" / "sets"
 PIAF = ROOT / "eval" / "data" / "piaf"
 SERVICE_PUBLIC = ROOT / "eval" / "data" / "service-public"
+SHARED = ROOT.parent / "shared" / "data"  # the project's shared data (CI has it beside the clone; not in git)
+CDTN = SHARED / "cdtn-contributions"
 PIAF_CI_ARTICLES = 40  # piaf-ci's articles with questions: the first 40 in the stable order (held-out ones among them)
 
 
@@ -187,14 +189,27 @@ def piaf_training(validation_share: float = 0.2) -> tuple[EvalSet, set[str]]:
     return EvalSet("piaf-training", kept, [a for a in articles if a.doc_id in pool]), validation
 
 
+def retitled(article: Article, title: str) -> Article:
+    """The article under another title (a JSONL article's one section is headed by its title)."""
+    sections = [
+        Section(title, s.start, s.end, s.body_start) if s.title == article.title else s for s in article.sections
+    ]
+    return replace(article, title=title, sections=sections)
+
+
 def service_public_set(
     sample: int | None = None, articles_limit: int | None = None, name: str = "service-public"
 ) -> EvalSet:
-    """service-public.fr fiches as shipped (see eval/data/service-public/README.md): the annotated
-    questions have a gold span, the fiche-title questions only their fiche, and the titles of fiches left
-    out of the corpus must abstain. ``articles_limit`` keeps a fixed subset of the fiches (chosen by
-    hash) and their questions, with every unanswerable one, for a CI-sized run."""
-    articles = load([SERVICE_PUBLIC / "articles.jsonl"])
+    """service-public.fr fiches (see eval/data/service-public/README.md) under their real titles (the
+    site's own questions, as a site shows them): the annotated questions have a gold span, the
+    fiche-title questions only their fiche, and the titles of fiches left out of the corpus must
+    abstain. ``articles_limit`` keeps a fixed subset of the fiches (chosen by hash) and their
+    questions, with every unanswerable one, for a CI-sized run."""
+    titles = {
+        record["id"]: record["source_title"]
+        for record in map(json.loads, (SERVICE_PUBLIC / "articles.jsonl").read_text(encoding="utf-8").splitlines())
+    }
+    articles = [retitled(a, titles[a.doc_id]) for a in load([SERVICE_PUBLIC / "articles.jsonl"])]
     if articles_limit is not None:
         kept = set(sorted((a.doc_id for a in articles), key=_stable_rank)[:articles_limit])
         articles = [a for a in articles if a.doc_id in kept]
@@ -222,6 +237,29 @@ def service_public_set(
     return EvalSet(name, _sample(questions, sample), articles, held_out)
 
 
+def cdtn_set(sample: int | None = None, name: str = "cdtn") -> EvalSet:
+    """The Code du travail numérique's question-titled pages (``../shared/data/cdtn-contributions``, not
+    in git): user-style rewordings with the sentence that answers them (its first occurrence in the
+    page), near-topic questions no page answers and off-domain ones, both to abstain on."""
+    articles = load([CDTN / "articles.jsonl"])
+    by_id = {a.doc_id: a for a in articles}
+    questions = []
+    for line in (CDTN / "questions.jsonl").read_text(encoding="utf-8").splitlines():
+        record = json.loads(line)
+        answerable = record["kind"] == "rewording"
+        answers: tuple[Gold, ...] = ()
+        if answerable:
+            start = by_id[record["doc_id"]].text.find(record["answer"]) if record["doc_id"] in by_id else -1
+            if start < 0:
+                raise SetError(f"{record['id']}: its answer is not in article {record['doc_id']!r}")
+            answers = (Gold(record["answer"], start),)
+        questions.append(
+            EvalQuestion(record["id"], record["question"], record["doc_id"], answers, answerable, record["kind"])
+        )
+    validate(questions, by_id)
+    return EvalSet(name, _sample(questions, sample), articles)
+
+
 def from_file(path: Path, corpus: list[Path], sample: int | None = None) -> EvalSet:
     articles = load(corpus)
     questions = read_questions(path)
@@ -241,9 +279,11 @@ def load_set(name: str, sample: int | None = None, corpus: list[Path] | None = N
         return service_public_set(sample)
     if name == "service-public-ci":
         return service_public_set(sample, articles_limit=100, name="service-public-ci")
+    if name == "cdtn":
+        return cdtn_set(sample)
     path = Path(name)
     if not path.is_file():
         raise SetError(
-            f"unknown set {name!r}: use seed, piaf, piaf-ci, service-public, service-public-ci or a JSONL file"
+            f"unknown set {name!r}: use seed, piaf, piaf-ci, service-public, service-public-ci, cdtn or a JSONL file"
         )
     return from_file(path, corpus or [ROOT / "corpus" / "articles"], sample)
