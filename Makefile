@@ -63,8 +63,8 @@ lock:
 	  pyproject.toml
 
 # Quality gate (run by CI after the tests): faithfulness must be 100 % and no score may fall under
-# its regression floor, and each corpus's own abstention threshold must hold with the rule chosen on the
-# other corpora (leave-one-corpus-out, eval/abstention.py); the JSON and HTML reports are kept under artifacts/eval/.
+# its regression floor, and each corpus's own abstention threshold and confident margin must hold with the
+# rule chosen on the other corpora (leave-one-corpus-out, eval/abstention.py, eval/confidence.py); the JSON and HTML reports are kept under artifacts/eval/.
 # The Markdown tables go to eval/results/ (in git: the README links them; commit them after a change).
 eval: model
 	$(BIN)/sourcier eval --set seed --check --quiet --json artifacts/eval/seed.json --html artifacts/eval/seed.html \
@@ -73,7 +73,10 @@ eval: model
 	  --html artifacts/eval/piaf-ci.html --markdown eval/results/piaf-ci.md
 	$(BIN)/sourcier eval --set service-public-ci --check --quiet --json artifacts/eval/service-public-ci.json \
 	  --html artifacts/eval/service-public-ci.html --markdown eval/results/service-public-ci.md
+	$(BIN)/sourcier eval --set cdtn --check --quiet --json artifacts/eval/cdtn.json --html artifacts/eval/cdtn.html \
+	  --markdown eval/results/cdtn.md
 	$(BIN)/python -m eval.abstention --check --json artifacts/eval/abstention.json --markdown eval/results/abstention.md
+	$(BIN)/python -m eval.confidence --check --scores artifacts/eval/abstention.json --markdown eval/results/confidence.md
 
 # Speed benchmarks (not run by CI; 1–2 hours on 2 cores): bench/results/*.json and bench/results/README.md.
 # BENCH_ARGS, e.g. --only query,http or --runtime onnx: see python -m bench.run --help.

@@ -39,6 +39,41 @@ class Chunk:
     last: int  # index of its last sentence (inclusive)
 
 
+# Words that open a French question without its "?" (a heading "Comment déclarer un accident" is one).
+QUESTION_WORDS = (
+    "comment",
+    "combien",
+    "pourquoi",
+    "quand",
+    "quel",
+    "quelle",
+    "quels",
+    "quelles",
+    "qui",
+    "que",
+    "qu",
+    "quoi",
+    "où",
+    "est-ce",
+    "peut-on",
+    "faut-il",
+    "dois-je",
+    "puis-je",
+    "doit-on",
+    "a-t-on",
+    "y a-t-il",
+)
+
+
+def is_question(text: str) -> bool:
+    """A heading phrased as a question: it has a "?" (also before a suffix: "… ? — Coiffure (IDCC 2596)"),
+    or opens with an interrogative word."""
+    if "?" in text:
+        return True
+    words = text.lower().replace("’", "'").replace("'", " ").split()
+    return any(" ".join(words[:n]) in QUESTION_WORDS for n in (1, 2))
+
+
 @dataclass(frozen=True)
 class Heading:
     """A title the site gives its own content: the article's (``section`` None) or a section's."""
@@ -46,18 +81,18 @@ class Heading:
     doc_id: str
     section: str | None  # the section it heads; None: the article's title
     text: str
-    question: bool  # phrased as a question (ends with "?"), as FAQ titles are
+    question: bool  # phrased as a question (``is_question``), as FAQ titles are
 
 
 def headings(article: Article) -> list[Heading]:
     """The article's title, then each distinct section title (the title's own section is the title)."""
-    result = [Heading(article.doc_id, None, article.title.strip(), article.title.rstrip().endswith("?"))]
+    result = [Heading(article.doc_id, None, article.title.strip(), is_question(article.title))]
     seen = {article.title.strip()}
     for section in article.sections:
         text = section.title.strip()
         if text and text not in seen:
             seen.add(text)
-            result.append(Heading(article.doc_id, section.title, text, text.endswith("?")))
+            result.append(Heading(article.doc_id, section.title, text, is_question(text)))
     return [h for h in result if h.text]
 
 

@@ -1,7 +1,7 @@
 """Leave-one-corpus-out: does an index's own abstention threshold hold on a corpus nobody tuned it on?
 
 ``python -m eval.abstention`` (``make eval`` runs it). For each corpus C of the sets (seed, piaf-ci,
-service-public-ci by default): a rule is chosen on the *other* corpora — among the rules that falsely
+service-public-ci, cdtn by default): a rule is chosen on the *other* corpora — among the rules that falsely
 abstain on at most 5 % of each one's answerable questions, the one that abstains most on their
 unanswerable ones — then applied to C, and C's rates are measured: unanswerable questions that abstain,
 answerable ones that falsely abstain, and off-domain questions (the other corpora's questions asked of C)
@@ -28,7 +28,7 @@ import json
 import logging
 import math
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -44,10 +44,14 @@ MAX_FALSE_ABSTAIN = 0.05
 # Floors guarded by CI (`--check`) for the service's rule on each corpus left out: a little under what it
 # measures (eval/results/abstention.md), so a change that breaks the transfer fails the build. The issue's
 # targets (≥ 0.90 abstain, ≤ 0.05 false, ≥ 0.95 off-domain) are not all met yet: see eval/README.md.
+# With cdtn among the corpora (since "What the site already says"), the rule chosen without piaf-ci is
+# chosen on three help-centre-like corpora and falsely abstains more on Wikipedia (0.107), and cdtn's
+# labour-law questions count as off-domain for service-public, which answers some of them: floors as measured.
 FLOORS: dict[str, dict[str, float]] = {
     "seed": {"abstain": 0.55, "false_abstain": 0.05, "off_domain": 0.95},
-    "piaf-ci": {"abstain": 0.93, "false_abstain": 0.08, "off_domain": 0.93},
-    "service-public-ci": {"abstain": 0.85, "false_abstain": 0.05, "off_domain": 0.98},
+    "piaf-ci": {"abstain": 0.93, "false_abstain": 0.12, "off_domain": 0.93},
+    "service-public-ci": {"abstain": 0.85, "false_abstain": 0.05, "off_domain": 0.97},
+    "cdtn": {"abstain": 0.50, "false_abstain": 0.05, "off_domain": 0.95},
 }
 
 
@@ -59,6 +63,8 @@ class Scores:
     unanswerable: list[float]
     bank: list[float]
     off_domain: list[float]
+    # each unanswerable question's style (near_topic, off_domain, held-out…); empty: not told
+    unanswerable_styles: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -114,6 +120,7 @@ def collect(settings: Settings, names: list[str], progress: bool = False) -> dic
             [best(q.question) for q in eval_set.questions if not q.answerable],
             [best(question) for question in bank],
             [best(question) for question in others],
+            [q.style for q in eval_set.questions if not q.answerable],
         )
         logging.getLogger(__name__).info("%s: scored", name)
     return found
@@ -238,7 +245,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--check", action="store_true", help="fail when a left-out corpus falls under a floor")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING)
-    names = args.set or ["seed", "piaf-ci", "service-public-ci"]
+    names = args.set or ["seed", "piaf-ci", "service-public-ci", "cdtn"]
     settings = Settings()
     scores = collect(settings, names + args.extra)
     rows = leave_one_out(scores, names, args.extra)

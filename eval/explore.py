@@ -94,7 +94,7 @@ def gather(eval_set: EvalSet, answerer: Answerer) -> list[Asked]:
                     c.lexical,
                     share(window),
                     share(article_terms[sentence.doc_id]),
-                    c.rank,
+                    c.nearest_rank,
                     sentence.end - sentence.start,
                     c.unnumbered,
                     contains_gold(c.pos, c.pos),

@@ -136,12 +136,16 @@ class Settings(BaseSettings):
     reader_weight: float = Field(
         0.5,
         ge=0,
-        description="Weight of reading (MaxSim of the question's and the sentence's token vectors) "
-        "added to the score of the best candidates when choosing the answer; 0 turns reading off. "
-        "Abstention is decided on the score without it.",
+        description="Weight of reading (MaxSim of the question's and the sentence's token vectors) added to a "
+        "candidate's score when choosing the answer (inside the article the learned ranking put first; with "
+        "RANKING=hand, among the READER_CANDIDATES best); 0 turns reading off. Abstention is decided on the "
+        "score without it.",
     )
     reader_candidates: int = Field(
-        10, ge=1, le=100, description="How many of the best candidates are read (re-scored with reading)."
+        10,
+        ge=1,
+        le=100,
+        description="With RANKING=hand: how many of the best candidates are read (re-scored with reading).",
     )
     top_k: int = Field(3, ge=1, le=20, description="Default number of passages returned.")
     max_top_k: int = Field(20, ge=1, le=100, description="Largest top_k a request may ask for.")
@@ -168,12 +172,29 @@ class Settings(BaseSettings):
         description="Token the editors' pages and endpoints "
         "(/editor/coverage) require; unset or empty: they are disabled.",
     )
-    weak_margin: float = Field(
-        0.1,
+    ranking: str = Field(
+        "learned",
+        pattern="^(learned|hand)$",
+        description="How the answer is chosen among the candidates: 'learned', the answer's article by the "
+        "model fitted leave-one-corpus-out on several corpora (service/core/ranker.md: margins of score and of "
+        "the site's known questions), then score + READER_WEIGHT x reading inside it; or 'hand', the score "
+        "with its best READER_CANDIDATES re-ordered by reading, as before the model. Abstention decides on the "
+        "score either way.",
+    )
+    confident_margin: float = Field(
+        0.125,
         ge=0,
         le=1,
-        description="Coverage reports call an answer 'weak' when its "
-        "score is under the abstention threshold plus this margin.",
+        description="An answer is confident when its support clears the abstention threshold by this margin; "
+        "under it the closest passage is still given, marked unsure (à vérifier), and coverage reports call "
+        "it weak. Chosen by leave-one-corpus-out (python -m eval.confidence).",
+    )
+    known_question: float = Field(
+        0.8,
+        ge=0,
+        le=1,
+        description="A reader's question matches one of the site's known questions (its titles and headings, "
+        "asked as questions) from this cosine on: /api/ask names it, and its section is searched first.",
     )
     cluster_similarity: float = Field(
         0.65,
@@ -200,7 +221,7 @@ class Settings(BaseSettings):
         60,
         ge=0,
         description="Requests per minute each client address may send to "
-        "/api/ask and /api/feedback (429 beyond, with Retry-After); 0 turns it off.",
+        "/api/ask, /api/suggest and /api/feedback (429 beyond, with Retry-After); 0 turns it off.",
     )
     rate_burst: int = Field(
         20, ge=1, description="Requests a client may send at once before the rate limit applies (token bucket size)."
@@ -307,6 +328,9 @@ class Settings(BaseSettings):
             number_penalty=self.number_penalty,
             reader_weight=self.reader_weight,
             reader_candidates=self.reader_candidates,
+            ranking=self.ranking,
+            confident_margin=self.confident_margin,
+            known_question=self.known_question,
         )
 
 

@@ -99,10 +99,11 @@ def test_a_rebuild_reuses_token_vectors_and_embeds_only_new_sentences(tmp_path, 
 
 
 def test_reading_chooses_among_the_best_and_abstention_keeps_its_score(read_index):
+    """The hand ranking: reading re-orders the best READER_CANDIDATES only."""
     encoder = FakeTokenEncoder()
-    off = make_answerer(read_index, encoder, threshold=0.1, reader_weight=0.0)
-    on = make_answerer(read_index, encoder, threshold=0.1, reader_weight=0.5)
-    strong = make_answerer(read_index, encoder, threshold=0.1, reader_weight=100.0)
+    off = make_answerer(read_index, encoder, threshold=0.1, reader_weight=0.0, ranking="hand")
+    on = make_answerer(read_index, encoder, threshold=0.1, reader_weight=0.5, ranking="hand")
+    strong = make_answerer(read_index, encoder, threshold=0.1, reader_weight=100.0, ranking="hand")
     changed = 0
     for question in QUESTIONS:
         plain, read, most = (a.candidates(question) for a in (off, on, strong))
@@ -119,6 +120,16 @@ def test_reading_chooses_among_the_best_and_abstention_keeps_its_score(read_inde
             assert article.text[answer.citation.start : answer.citation.end] == answer.text
             assert answer.score >= 0.1 and all(alt.score >= 0.1 for alt in result.alternatives)
     assert changed, "reading changed no answer: the test does not exercise it"
+
+
+def test_the_learned_ranking_reads_every_candidate_and_keeps_the_support(read_index):
+    encoder = FakeTokenEncoder()
+    plain = make_answerer(read_index, encoder, threshold=0.1, reader_weight=0.0)
+    learned = make_answerer(read_index, encoder, threshold=0.1)
+    for question in QUESTIONS:
+        found = learned.candidates(question)
+        assert found.support == plain.candidates(question).support
+        assert all(c.reading is not None and c.rank is not None for c in found.ranked)
 
 
 def test_reading_never_answers_with_a_candidate_under_the_threshold(read_index):

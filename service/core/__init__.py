@@ -2,10 +2,10 @@
 knows of HTTP; the web adapter (``service.web``), the CLI and ``eval/`` use only these names."""
 
 from service.core.answer import Answerer
-from service.core.cite import passage_url, section_title
+from service.core.cite import heading_url, passage_url, section_title
 from service.core.config import AnswerConfig, Limits
 from service.core.question import QuestionError, check_question
-from service.core.results import Answer, Candidate, Candidates, Citation, Passage, Result
+from service.core.results import Answer, Candidate, Candidates, Citation, KnownQuestion, Passage, Result
 
 __all__ = [
     "Answer",
@@ -14,11 +14,13 @@ __all__ = [
     "Candidate",
     "Candidates",
     "Citation",
+    "KnownQuestion",
     "Limits",
     "Passage",
     "QuestionError",
     "Result",
     "check_question",
+    "heading_url",
     "passage_url",
     "section_title",
 ]

@@ -5,13 +5,19 @@ candidates: every candidate sentence (those of the top chunks and the nearest se
 its own similarity and its best chunk's, so a sentence wins when it matches *and* sits in a
 passage that matches; each is answered together with a neighbour when the pair's own vector
 matches the question clearly better (a two-part question) or when it is a fragment;
-read: the best candidates are re-scored with the question's and each sentence's token vectors (late
-interaction, MaxSim; ``index.tokens``), which tell apart the sentences of one passage the vectors
-alone confuse; the answer is the best of them by ``score + reader_weight × reading``;
+known questions: the site's titles and headings, embedded as questions, are compared with the question;
+one it matches (``known_question``) names itself in the result and adds its section's opening to the
+candidates (on a FAQ page the answer opens the page);
+rank: the candidates' articles are ordered by the learned model (``service.core.ranking``: margins of
+score, reading and known questions between articles), and inside an article the candidates by
+``score + reader_weight × reading`` — reading being the MaxSim of the question's and each sentence's
+token vectors (late interaction; ``index.tokens``), which tells apart the sentences of one passage the
+vectors alone confuse (``ranking = "hand"``: the ``reader_candidates`` best by that sum, as before);
 cite: the answer's offsets into the article; its text is cut from the article by those offsets,
 so the two cannot disagree (``article.text[start:end] == answer.text`` by construction);
 abstain: when the best score (without reading) is under the threshold (by default the one the index
-measured on its corpus); only candidates whose own score clears it can be the answer.
+measured on its corpus); only candidates whose own score clears it can be the answer; an answer whose
+best score does not clear it by ``confident_margin`` is given as unsure (``Result.confident``).
 """
 
 from __future__ import annotations
@@ -26,12 +32,12 @@ import numpy as np
 from index.encoder import Encoder, TokenEncoder
 from index.search import Index
 from index.tokens import Tokens, question_vectors
-from service.core import abstention
+from service.core import abstention, ranking
 from service.core.abstention import Abstention
 from service.core.cite import passage_url, section_title
 from service.core.config import AnswerConfig
 from service.core.lexical import Overlap, asks_quantity, has_number
-from service.core.results import Answer, Candidate, Candidates, Citation, Passage, Result
+from service.core.results import Answer, Candidate, Candidates, Citation, KnownQuestion, Passage, Result
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +47,9 @@ SHORT_SENTENCE = 60  # characters: an answer this short is usually a fragment ("
 class Answerer:
     """Holds the index, the encoder and the configuration; ``answer()`` is the whole question path."""
 
-    def __init__(self, index: Index, encoder: Encoder, config: AnswerConfig) -> None:
+    def __init__(
+        self, index: Index, encoder: Encoder, config: AnswerConfig, ranker: ranking.Ranker | None = None
+    ) -> None:
         self.index = index
         self.encoder = encoder
         self.config = config
@@ -52,6 +60,8 @@ class Answerer:
         self.reader: tuple[TokenEncoder, Tokens] | None = None
         if config.reader_weight > 0 and index.tokens is not None and isinstance(encoder, TokenEncoder):
             self.reader = encoder, index.tokens
+        # the learned ranking: the shipped model (hash-checked), unless one is given (a fit measuring its own)
+        self.ranker = (ranker or ranking.load()) if config.ranking == "learned" else None
         self.abstention: Abstention | None = None  # the index's own measurement, when it sets the threshold
         self.measured_now = False  # the manifest held no current measurement: it was made now
         if config.threshold is None and index.sentences:
@@ -84,7 +94,7 @@ class Answerer:
 
     def with_index(self, index: Index) -> Answerer:
         """The same encoder and configuration over another index (its lexical tables rebuilt)."""
-        return Answerer(index, self.encoder, self.config)
+        return Answerer(index, self.encoder, self.config, self.ranker)
 
     def answer(self, question: str, top_k: int | None = None, threshold: float | None = None) -> Result:
         """Answer ``question`` (already checked: ``check_question``); ``threshold`` overrides the
@@ -104,6 +114,8 @@ class Answerer:
         chunk_hits = found.chunk_hits
         result.passages = [self._passage(pos, score) for pos, score in chunk_hits[:top_k]]
         result.support = round(found.support, 4)
+        if found.known is not None and found.known.score >= self.config.known_question:
+            result.known = found.known
         if found.support < threshold:
             best = max(found.ranked, key=lambda c: c.score)  # the closest, not reading's choice
             result.reason = (
@@ -118,6 +130,7 @@ class Answerer:
         chosen = self._select([c for c in found.ranked if c.score >= threshold], top_k)
         best = chosen[0]
         result.answered = True
+        result.confident = found.support >= threshold + self.config.confident_margin
         result.answer = self._cite(best)
         result.alternatives = [self._cite(c) for c in chosen[1:]]
         result.passages = self._answer_first(best, found.query, chunk_hits, top_k)
@@ -128,12 +141,15 @@ class Answerer:
 
         Candidates are the nearest sentences and the sentences of the top chunks; each scores
         ``w × its similarity + (1 - w) × its best chunk's similarity + λ × lexical overlap``, less
-        the number penalty when the question asks for a quantity the sentence does not state. The
-        ``reader_candidates`` best are then read (when the index keeps token vectors) and put in the
-        order of ``score + reader_weight × reading``; ``support`` stays the best score.
-        ``chunks`` is how many chunks to retrieve (at least the configured chunk candidates).
+        the number penalty when the question asks for a quantity the sentence does not state:
+        ``support``, the best score, is what abstention decides on. The order is the learned
+        ranking's (articles by the model, then ``score + reader_weight × reading`` inside each), or by
+        hand (``ranking = "hand"``) the score, the ``reader_candidates`` best re-ordered by
+        ``score + reader_weight × reading``. ``chunks`` is how many chunks to retrieve (at least the
+        configured chunk candidates).
         """
         config, index = self.config, self.index
+        question_tokens = None
         if self.reader is not None:
             query, states = self.reader[0].encode_query_tokens(question)  # one model call for both
             question_tokens = question_vectors(states, self.reader[1].dims)
@@ -144,8 +160,13 @@ class Answerer:
         weights = self.overlap.weights(question)
         needs_number = config.number_penalty > 0 and asks_quantity(question)
         rank = {pos: r for r, (pos, _) in enumerate(nearest)}
+        heading_scores = index.heading_scores(query)
+        known = self._known(heading_scores)
+        positions = self._positions(nearest, chunk_hits)
+        if self.ranker is not None and known is not None and known.score >= config.known_question:
+            positions |= self._opening(known)  # the answer is sought in the matched question's section too
         scored = []
-        for pos in self._positions(nearest, chunk_hits):
+        for pos in sorted(positions):
             own = float(index.sentence_vectors[pos] @ query)
             chunk = max(float(index.chunk_vectors[c] @ query) for c in index.chunks_of_sentence[pos])
             lexical = self.overlap.share(weights, pos)
@@ -162,14 +183,109 @@ class Answerer:
             )
         scored.sort(key=lambda c: -c.score)  # stable: ties keep the order candidates were gathered in
         support = scored[0].score if scored else -math.inf
-        if self.reader is not None:
+        if self.ranker is not None:
+            scored = self._rank(scored, nearest, heading_scores, question_tokens)
+        elif self.reader is not None and question_tokens is not None:
             tokens = self.reader[1]
             read = [
                 replace(c, reading=tokens.maxsim(question_tokens, c.pos)) for c in scored[: config.reader_candidates]
             ]
             read.sort(key=lambda c: -(c.score + config.reader_weight * (c.reading or 0.0)))
             scored[: len(read)] = read
-        return Candidates(query, chunk_hits, nearest, needs_number, scored, support)
+        return Candidates(query, chunk_hits, nearest, needs_number, scored, support, known)
+
+    def _rank(
+        self,
+        scored: list[Candidate],
+        nearest: list[tuple[int, float]],
+        heading_scores: np.ndarray,
+        question_tokens: np.ndarray | None,
+    ) -> list[Candidate]:
+        """The candidates, articles first in the learned model's order, then inside each article by
+        ``score + reader_weight × reading``; each candidate keeps its article's signals and rank."""
+        assert self.ranker is not None
+        index, weight = self.index, self.config.reader_weight
+        if not scored:
+            return scored
+        if self.reader is not None and question_tokens is not None:
+            tokens = self.reader[1]
+            scored = [replace(c, reading=tokens.maxsim(question_tokens, c.pos)) for c in scored]
+        signals = self._signals(scored, nearest, heading_scores)
+        docs = list(signals)
+        rows = np.array([[signals[doc][name] for name in self.ranker.features] for doc in docs])
+        rank = dict(zip(docs, (float(r) for r in self.ranker.score(rows))))
+        ranked = []
+        for c in scored:
+            doc = index.sentences[c.pos].doc_id
+            features = tuple(signals[doc][name] for name in ranking.SIGNALS)
+            ranked.append(replace(c, features=features, rank=rank[doc]))
+        ranked.sort(key=lambda c: (-(c.rank or 0.0), -(c.score + weight * (c.reading or 0.0))))
+        return ranked
+
+    def _signals(
+        self, scored: list[Candidate], nearest: list[tuple[int, float]], heading_scores: np.ndarray
+    ) -> dict[str, dict[str, float]]:
+        """Each candidate article's ``ranking.SIGNALS``, by article id."""
+        index = self.index
+        best: dict[str, float] = {}
+        reading: dict[str, float] = {}
+        for c in scored:
+            doc = index.sentences[c.pos].doc_id
+            best[doc] = max(best.get(doc, -math.inf), c.score)
+            reading[doc] = max(reading.get(doc, -math.inf), c.reading or 0.0)
+        share: dict[str, float] = {}
+        for pos, _ in nearest:
+            doc = index.sentences[pos].doc_id
+            share[doc] = share.get(doc, 0.0) + 1 / len(nearest)
+        known: dict[str, tuple[float, bool]] = {}
+        for doc in best:
+            rows = index.headings_of.get(doc, [])
+            row = max(rows, key=lambda r: heading_scores[r]) if rows else None
+            known[doc] = (float(heading_scores[row]), index.headings[row].question) if row is not None else (0.0, False)
+        top_score, top_reading = max(best.values()), max(reading.values())
+        top_known = max(k for k, _ in known.values())
+        signals = {}
+        for doc in best:
+            value, question = known[doc]
+            signals[doc] = {
+                "article_gap": best[doc] - top_score,
+                "article_share": share.get(doc, 0.0),
+                "known_article": value,
+                "known_gap": value - top_known,
+                "known_is_question": float(question),
+                "known_question_article": value if question else 0.0,
+                "known_question_gap": value - top_known if question else 0.0,
+                "reading_gap": reading[doc] - top_reading,
+            }
+        return signals
+
+    def _known(self, heading_scores: np.ndarray) -> KnownQuestion | None:
+        """The known question closest to the question's vector, whatever its score."""
+        if not len(heading_scores):
+            return None
+        row = int(np.argmax(heading_scores))
+        return self._known_question(row, float(heading_scores[row]))
+
+    def _known_question(self, row: int, score: float) -> KnownQuestion:
+        heading = self.index.headings[row]
+        article = self.index.articles[heading.doc_id]
+        return KnownQuestion(
+            heading.doc_id, article.title, heading.section, heading.text, heading.question, round(score, 4)
+        )
+
+    def suggest(self, text: str, k: int) -> list[KnownQuestion]:
+        """The site's known questions (titles, headings) closest to ``text``, best first, one per text:
+        what the widget proposes while the reader types."""
+        if not self.index.headings:
+            return []
+        scores = self.index.heading_scores(self.encoder.encode_queries([text])[0])
+        found: list[KnownQuestion] = []
+        for row in np.argsort(-scores, kind="stable"):
+            if len(found) == k:
+                break
+            if scores[row] > 0 and all(q.text != self.index.headings[row].text for q in found):
+                found.append(self._known_question(int(row), float(scores[row])))
+        return found
 
     @staticmethod
     def _select(ranked: list[Candidate], top_k: int) -> list[Candidate]:
@@ -191,6 +307,17 @@ class Answerer:
             first = index.sentence_pos[(chunk.doc_id, chunk.first)]
             positions.update(range(first, first + chunk.last - chunk.first + 1))
         return positions
+
+    def _opening(self, known: KnownQuestion) -> set[int]:
+        """The sentences of the chunk that opens the known question's section (its article's, for a title):
+        on a FAQ page the answer to the page's question is its opening."""
+        index = self.index
+        c_pos = index.opening_chunk.get((known.doc_id, known.section))
+        if c_pos is None:
+            return set()
+        chunk = index.chunks[c_pos]
+        first = index.sentence_pos[(chunk.doc_id, chunk.first)]
+        return set(range(first, first + chunk.last - chunk.first + 1))
 
     def _extend(self, pos: int, query: np.ndarray) -> tuple[int, int]:
         """The sentence alone, or the pair (same paragraph) with the neighbour whose joint vector matches

@@ -24,3 +24,13 @@ def passage_url(base_url: str, article: Article, start: int, end: int) -> str:
             fragment = quote(" ".join(words), safe="")
         return f"{article.url}#:~:text={fragment}"
     return f"{base_url.rstrip('/')}/articles/{quote(article.doc_id, safe='')}?start={start}&end={end}#passage"
+
+
+def heading_url(base_url: str, article: Article, section: str | None) -> str:
+    """A link that opens the article at one of its headings (``section`` None: the article itself),
+    built like a citation's so that a suggested question leads where its answer would."""
+    found = next((s for s in article.sections if s.title == section), None) if section else None
+    if found is None:
+        return article.url or f"{base_url.rstrip('/')}/articles/{quote(article.doc_id, safe='')}"
+    end = found.body_start if found.body_start > found.start else found.end
+    return passage_url(base_url, article, found.start, end)

@@ -39,6 +39,9 @@ class AnswerConfig:
     number_penalty: float
     reader_weight: float  # reading's weight in choosing among the best candidates; not in scoring(): see answer
     reader_candidates: int
+    ranking: str  # "learned": the fitted model (service.core.ranking) orders the candidates; "hand": the score
+    confident_margin: float  # an answer is confident when the support clears the threshold by this much
+    known_question: float  # a known question (title, heading) "matched" from this cosine on
 
     def scoring(self) -> dict[str, float | int]:
         """The settings a threshold depends on, by their setting names."""

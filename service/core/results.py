@@ -35,6 +35,22 @@ class Passage:
     score: float
 
 
+@dataclass(frozen=True)
+class KnownQuestion:
+    """A title or heading of the site, asked as a question: the reader's question came close to it.
+
+    ``section`` is None for an article's title; ``question`` says whether the heading is phrased as a
+    question (ends with "?"), as on FAQ pages; ``score`` is the cosine of the two questions' vectors.
+    """
+
+    doc_id: str
+    title: str
+    section: str | None
+    text: str
+    question: bool
+    score: float
+
+
 @dataclass
 class Result:
     question: str
@@ -46,6 +62,10 @@ class Result:
     took_ms: float = 0.0
     index_version: str = ""
     support: float | None = None  # the best score without reading: what the threshold was compared with
+    # answered and sure: the support clears the threshold by the confident margin; an answer that is not
+    # confident is shown as the closest passage, to check ("à vérifier"), not as "the answer"
+    confident: bool = False
+    known: KnownQuestion | None = None  # the site's own question the reader's matched, when one did
 
 
 @dataclass(frozen=True)
@@ -65,8 +85,10 @@ class Candidate:
     chunk: float  # its best chunk's similarity
     lexical: float  # share of the question's rare words found in the sentence (IDF-weighted)
     unnumbered: bool  # the question asks for a number and the sentence states none (penalised)
-    rank: int  # rank among the nearest sentences (their count when it came from a chunk only)
+    nearest_rank: int  # rank among the nearest sentences (their count when it came from a chunk only)
     reading: float | None = None  # MaxSim of question and sentence token vectors; None: not read
+    features: tuple[float, ...] = ()  # its article's signals (service.core.ranking.SIGNALS)
+    rank: float | None = None  # its article's log-odds under the learned ranking; None: ranked by hand
 
 
 @dataclass(frozen=True)
@@ -83,3 +105,4 @@ class Candidates:
     needs_number: bool
     ranked: list[Candidate]
     support: float
+    known: KnownQuestion | None = None  # the closest known question, whatever its score
