@@ -10,7 +10,7 @@ import os
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
-from dataclasses import asdict, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -158,6 +158,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
     from service.core import QuestionError, check_question
     from service.startup import load_answerer
     from service.web.errors import envelope
+    from service.web.routes.ask import result_body
 
     settings = settings_for(args)
     answerer = load_answerer(settings)
@@ -177,7 +178,7 @@ def cmd_ask(args: argparse.Namespace) -> int:
         return 1
     result = answerer.answer(question, top_k)
     if args.json:
-        print(json.dumps(asdict(result), ensure_ascii=False, indent=2))
+        print(json.dumps(result_body(answerer, result), ensure_ascii=False, indent=2))
     else:
         print(format_result(result))
     return 0
@@ -188,6 +189,7 @@ def _ask_batch(args: argparse.Namespace, settings: Settings, answerer: Answerer)
 
     from service.core import QuestionError, check_question
     from service.web.errors import envelope
+    from service.web.routes.ask import result_body
 
     failures = 0
     default_top_k = settings.top_k if args.top_k is None else args.top_k
@@ -203,7 +205,7 @@ def _ask_batch(args: argparse.Namespace, settings: Settings, answerer: Answerer)
                     raise QuestionError("invalid_line", problem)
                 top_k = record.get("top_k", default_top_k)
                 question = check_question(record.get("question"), top_k, settings.limits())
-                line: dict[str, Any] = {"id": ident, **asdict(answerer.answer(question, top_k))}
+                line: dict[str, Any] = {"id": ident, **result_body(answerer, answerer.answer(question, top_k))}
             except QuestionError as exc:
                 failures += 1
                 line = {"id": ident, **envelope(exc.code, exc.message)}
@@ -214,11 +216,16 @@ def _ask_batch(args: argparse.Namespace, settings: Settings, answerer: Answerer)
 
 
 def format_result(result: Result) -> str:
-    """Human-readable answer: the verbatim sentence, then its citation."""
+    """Human-readable answer: how sure it is, the verbatim sentence, then its citation. An answer that
+    is not confident says so first, as the widget does: the closest passage, to check, not "the" answer."""
     lines = []
     answer = result.answer
+    if result.known is not None:
+        known = result.known
+        lines.append(f"Question proche : {known.text}" + (f" ({known.title})" if known.section else ""))
     if result.answered and answer is not None:
         c = answer.citation
+        lines.append("Réponse :" if result.confident else "Réponse (à vérifier) : passage le plus proche")
         lines.append(f"« {answer.text} »")
         lines.append(f"— {c.title}" + (f" › {c.section}" if c.section else ""))
         lines.append(f"  [{c.doc_id}, caractères {c.start}–{c.end}, score {answer.score:.3f}]")

@@ -43,6 +43,8 @@ def test_post_and_get_ask_return_the_same_verbatim_contract(client):
         "took_ms",
         "index_version",
         "support",
+        "confident",
+        "known",
     }
     assert body["answered"] and body["index_version"] == client.index.version
 
@@ -177,3 +179,65 @@ def test_a_static_site_export_is_served_with_ids_from_its_paths(tmp_path, encode
         assert client.get("/api/articles/coeur/repos").json()["title"] == "Au repos"
         assert 'href="/articles/coeur/repos"' in client.get("/").text
         assert_error(client.get("/api/articles/coeur/absent"), 404, "unknown_article")
+
+
+def test_an_answer_is_confident_only_when_its_support_clears_the_threshold_by_the_margin(encoder, config):
+    index = build(load([SEED, FIXTURES]), encoder, config)
+    question = {"question": "nerf tibial du mollet"}
+    for margin in (0.0, 0.1, 1.0):
+        answerer = make_answerer(index, encoder, threshold=0.3, confident_margin=margin)
+        with TestClient(create_app(Settings(), loader=lambda _, a=answerer: a)) as test_client:
+            body = test_client.post("/api/ask", json=question).json()
+        assert body["answered"] and body["confident"] == (body["support"] >= 0.3 + margin), margin
+    with TestClient(create_app(Settings(), loader=lambda _: make_answerer(index, encoder, threshold=0.99))) as strict:
+        abstained = strict.post("/api/ask", json=question).json()
+    assert not abstained["answered"] and not abstained["confident"]
+
+
+def test_a_question_the_site_asks_itself_is_named_with_a_link_to_its_heading(client):
+    body = client.post("/api/ask", json={"question": "Pourquoi le cœur s’accélère ?"}).json()
+    known = body["known"]
+    assert set(known) == {"doc_id", "title", "section", "text", "question", "score", "url"}
+    assert known["doc_id"] == "guide-coeur" and known["title"] == "Le cœur et l’effort"
+    assert known["section"] == known["text"] == "Pourquoi le cœur s’accélère ?" and known["question"]
+    assert known["score"] >= Settings().known_question
+    assert known["url"].startswith("https://exemple.fr/guide-coeur#:~:text=Pourquoi%20le%20c%C5%93ur")  # its own site
+
+
+def test_suggest_offers_the_sites_known_questions_with_links(client):
+    response = client.get("/api/suggest", params={"q": "pourquoi le coeur"})
+    assert response.status_code == 200
+    suggestions = response.json()["suggestions"]
+    assert 1 <= len(suggestions) <= 5 and set(response.json()) == {"suggestions"}
+    first = suggestions[0]
+    assert set(first) == {"doc_id", "title", "section", "text", "question", "score", "url"}
+    assert first["text"] == "Pourquoi le cœur s’accélère ?" and first["url"].startswith(
+        "https://exemple.fr/guide-coeur#"
+    )
+    assert [s["score"] for s in suggestions] == sorted((s["score"] for s in suggestions), reverse=True)
+    assert len({s["text"] for s in suggestions}) == len(suggestions)
+    for suggestion in suggestions:  # an article without a URL of its own opens on Sourcier's page, at the heading
+        article = client.index.articles[suggestion["doc_id"]]
+        if article.url is None and suggestion["section"] is not None:
+            url = suggestion["url"].removeprefix("http://test")
+            page = client.get(url)
+            assert page.status_code == 200 and f'<mark id="passage">{suggestion["section"]}' in page.text
+    assert len(client.get("/api/suggest", params={"q": "mollet", "k": 1}).json()["suggestions"]) == 1
+    assert len(client.get("/api/suggest", params={"q": "mollet", "k": 10}).json()["suggestions"]) <= 10
+    assert "/api/suggest" in client.get("/openapi.json").json()["paths"]
+
+
+@pytest.mark.parametrize(
+    "params, code",
+    [
+        ({}, "empty_question"),
+        ({"q": "   "}, "empty_question"),
+        ({"q": "é" * 501}, "question_too_long"),
+        ({"q": "nerf\u0000"}, "invalid_question"),
+        ({"q": "nerf", "k": 0}, "invalid_request"),
+        ({"q": "nerf", "k": 11}, "invalid_request"),
+        ({"q": "nerf", "k": "cinq"}, "invalid_request"),
+    ],
+)
+def test_bad_suggestion_requests_get_the_json_error_shape(client, params, code):
+    assert_error(client.get("/api/suggest", params=params), 422, code)

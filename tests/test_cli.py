@@ -2,11 +2,13 @@ import json
 import re
 
 import pytest
+from fastapi.testclient import TestClient
 
 from index import store
 from service import cli
 from service import startup as startup_mod
 from service.settings import Settings
+from service.web.app import create_app
 from tests.conftest import SEED, FakeEncoder, make_answerer
 
 
@@ -23,12 +25,32 @@ def test_ask_json_equals_the_api_body(fake_answerer, capsys):
     assert body["answered"] and body["question"] == "nerf tibial du mollet"
     c = body["answer"]["citation"]
     assert fake_answerer.index.articles[c["doc_id"]].text[c["start"] : c["end"]] == body["answer"]["text"]
+    app = create_app(Settings(), loader=lambda _: fake_answerer)
+    with TestClient(app) as client:
+        api = client.post("/api/ask", json={"question": "nerf tibial du mollet"}).json()
+    assert set(body) == set(api) and body["confident"] == api["confident"]
+    assert cli.main(["ask", "Quel est le muscle du mollet ?", "--json"]) == 0
+    known = json.loads(capsys.readouterr().out)["known"]
+    assert known["text"] == "Quel est le Muscle du Mollet?" and known["url"].startswith("http://test/articles/")
 
 
 def test_ask_prints_the_answer_and_its_citation(fake_answerer, capsys):
     assert cli.main(["ask", "nerf tibial du mollet"]) == 0
     out = capsys.readouterr().out
-    assert out.startswith("« ") and "contractions-muscle-mollet, caractères" in out and "http://test/articles/" in out
+    assert out.startswith("Réponse :\n« ")
+    assert "contractions-muscle-mollet, caractères" in out and "http://test/articles/" in out
+    assert cli.main(["ask", "Quel est le muscle du mollet ?"]) == 0
+    assert capsys.readouterr().out.startswith("Question proche : Quel est le Muscle du Mollet? (Ce n’est pas une")
+
+
+def test_ask_says_when_the_answer_is_only_the_closest_passage(seed_index, encoder, monkeypatch, capsys):
+    unsure = make_answerer(seed_index, encoder, threshold=0.3, base_url="http://test", confident_margin=1.0)
+    monkeypatch.setattr(startup_mod, "load_answerer", lambda settings: unsure)
+    assert cli.main(["ask", "nerf tibial du mollet"]) == 0
+    assert capsys.readouterr().out.startswith("Réponse (à vérifier) : passage le plus proche\n« ")
+    assert cli.main(["ask", "nerf tibial du mollet", "--json"]) == 0
+    body = json.loads(capsys.readouterr().out)
+    assert body["answered"] and not body["confident"]
 
 
 def test_ask_refuses_an_empty_question(fake_answerer, capsys):

@@ -24,7 +24,7 @@ from tests.conftest import make_answerer
 
 ROOT = Path(__file__).resolve().parents[1]
 QUESTIONS = ROOT / "eval" / "sets" / "seed-coverage.txt"
-OPTIONS = replace(Options.from_settings(Settings()), weak_margin=0.1, cluster_similarity=0.5)
+OPTIONS = replace(Options.from_settings(Settings()), cluster_similarity=0.5)
 
 
 @pytest.fixture
@@ -33,7 +33,6 @@ def strict(seed_index, encoder, monkeypatch) -> Answerer:
     ask` and `sourcier coverage` both load it."""
     answerer = make_answerer(seed_index, encoder, threshold=0.4, base_url="http://test")
     monkeypatch.setattr(startup_mod, "load_answerer", lambda settings: answerer)
-    monkeypatch.setenv("SOURCIER_WEAK_MARGIN", str(OPTIONS.weak_margin))
     monkeypatch.setenv("SOURCIER_CLUSTER_SIMILARITY", str(OPTIONS.cluster_similarity))
     return answerer
 
@@ -58,13 +57,14 @@ def test_report_agrees_with_sourcier_ask_on_every_question(strict, tmp_path, cap
         if asked["answered"]:
             assert item["answer"] == asked["answer"]["text"] and item["citation"] == asked["answer"]["citation"]
             assert item["score"] == asked["answer"]["score"]
-            assert (item["status"] == "weak") == (asked["answer"]["score"] < strict.threshold + OPTIONS.weak_margin)
+            assert (item["status"] == "weak") == (not asked["confident"])  # what the widget shows "à vérifier"
         else:
             assert item["answer"] is None and item["citation"] is None
     summary = report["summary"]
     for status in ("answered", "weak", "uncovered"):
         assert summary[status] == sum(q["status"] == status for q in report["questions"])
     assert summary["total"] == len(questions) and summary["threshold"] == strict.threshold
+    assert summary["confident_margin"] == strict.config.confident_margin and "weak_margin" not in summary
     assert report["index_version"] == strict.index.version
 
 
@@ -99,6 +99,7 @@ def test_unreached_passages_and_sections_are_reported(strict, tmp_path):
     passages = [p for s in sections for p in s.passages]
     assert report.summary["unreached_passages"] == sum(not p.questions for p in passages) == len(passages) - 1
     page = render_html(report)
+    assert f"« faible » sous {strict.threshold + strict.config.confident_margin:.3f}" in page  # the core's margin
     for section in sections:
         if section not in reached:
             assert f"<b>Section entière :</b> {report.articles[0].title} › {section.title}" in page

@@ -57,11 +57,14 @@ def test_questions_asked_through_the_api_appear_for_editors_with_the_token(clien
     assert response.status_code == 200 and response.headers["cache-control"] == "no-store"
     report = response.json()
     assert [q["question"] for q in report["questions"]] == ASKED
+    answerer = client.app.state.answerer
     for item, body in zip(report["questions"], bodies):
         assert (item["status"] != "uncovered") == body["answered"]
         if body["answered"]:
             assert item["answer"] == body["answer"]["text"] and item["citation"] == body["answer"]["citation"]
             assert item["score"] == body["answer"]["score"]
+            weak_under = answerer.threshold + answerer.config.confident_margin  # only the score was logged
+            assert (item["status"] == "weak") == (body["answer"]["score"] < weak_under)
         assert item["asked_at"] <= time.time()
     uncovered = [b["question"] for b in bodies if not b["answered"]]
     clustered = [m["question"] for c in report["clusters"] if c["kind"] == "uncovered" for m in c["members"]]

@@ -1,6 +1,7 @@
 """The widget's routes with the fake encoder: /widget.js caching, feedback storage, the demo page."""
 
 import json
+import re
 
 import pytest
 from fastapi.testclient import TestClient
@@ -65,6 +66,21 @@ def test_demo_page_embeds_the_widget_over_escaped_articles(client):
     assert "&lt;script src=&quot;http://127.0.0.1:8000/widget.js&quot;" in page
 
 
+def test_the_served_widget_says_how_sure_and_asks_the_service_for_suggestions(client):
+    """What the browser tests drive, present in what is served: the three outcomes' labels, the known
+    question, and suggestions fetched from this service only (the API origin), never elsewhere."""
+    body = client.get("/widget.js").text
+    for label in ("Réponse trouvée", "À vérifier : passage le plus proche", "Pas de réponse", "Question proche : "):
+        assert label in body
+    assert "${API}/api/suggest?" in body and 'role: "group"' in body
+    assert sorted(set(re.findall(r"fetch\(`([^`?]*)", body))) == [
+        "${API}/api/ask",
+        "${API}/api/feedback",
+        "${API}/api/suggest",
+    ]
+    assert "http://" not in body.split("*/", 1)[1] and "https://" not in body.split("*/", 1)[1]
+
+
 def feedback_body(client, **changes):
     answer = client.post("/api/ask", json={"question": "nerf tibial du mollet"}).json()["answer"]
     c = answer["citation"]
@@ -124,5 +140,8 @@ def test_cors_allow_list_covers_the_widget_calls(encoder, config):
         )
         assert allowed.status_code == 200
         assert allowed.headers["access-control-allow-origin"] == "https://aide.exemple.fr"
+        suggested = client.get("/api/suggest", params={"q": "mollet"}, headers={"Origin": "https://aide.exemple.fr"})
+        assert suggested.status_code == 200  # a simple GET: no preflight, the allow-list answers it
+        assert suggested.headers["access-control-allow-origin"] == "https://aide.exemple.fr"
         other = client.post("/api/ask", json={"question": "mollet"}, headers={"Origin": "https://autre.exemple"})
         assert other.status_code == 200 and "access-control-allow-origin" not in other.headers

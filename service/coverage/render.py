@@ -223,7 +223,7 @@ def render_html(report: Report, controls: str = "") -> str:
         f"<h1>Couverture des articles — {e(s['source'])}</h1>",
         controls,
         f'<p class="meta">Index {e(report.index_version)} · généré le {e(s["generated_at"])} · seuil '
-        f"{s['threshold']:.3f}, « faible » sous {s['threshold'] + s['weak_margin']:.3f}"
+        f"{s['threshold']:.3f}, « faible » sous {s['threshold'] + s['confident_margin']:.3f}"
         + (f" · période du {e(period['since'])} au {e(period['until'])}" if period else "")
         + "</p>",
         '<div class="cards">' + "".join(f'<div class="card"><b>{e(v)}</b>{e(k)}</div>' for v, k in cards) + "</div>",

@@ -3,9 +3,9 @@ which passages and sections no question reaches, and the unanswered questions gr
 clusters of near-duplicates — the editor's to-do list.
 
 A question's status is decided exactly as ``/api/ask`` decides it (same checks, same Answerer, same
-default ``top_k``): "uncovered" when it abstains, "weak" when it answers with a score under
-``answerer.threshold + weak_margin``, "answered" otherwise. Each answer counts once, for the first
-passage (index chunk) of its article that contains it.
+default ``top_k``): "uncovered" when it abstains, "weak" when it answers without being confident (what the
+widget shows as "à vérifier"), "answered" otherwise. Each answer counts once, for the first passage (index
+chunk) of its article that contains it.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from typing import Any
 from tqdm import tqdm
 
 from index.search import Index
-from service.core import Answerer, Limits, QuestionError, check_question, passage_url, section_title
+from service.core import Answerer, Limits, QuestionError, Result, check_question, passage_url, section_title
 from service.coverage.clusters import Cluster, cluster_questions
 from service.coverage.questions import read_questions
 from service.settings import Settings
@@ -30,17 +30,16 @@ STATUSES = ("answered", "weak", "uncovered")
 
 @dataclass(frozen=True)
 class Options:
-    """What decides a status and a cluster; built from the service's settings so the report
-    agrees with ``/api/ask``."""
+    """How questions are asked and clustered; built from the service's settings so the report agrees
+    with ``/api/ask``. The status needs no option of its own: the answerer's ``confident`` decides it."""
 
-    weak_margin: float
     cluster_similarity: float
     top_k: int
     limits: Limits
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Options:
-        return cls(settings.weak_margin, settings.cluster_similarity, settings.top_k, settings.limits())
+        return cls(settings.cluster_similarity, settings.top_k, settings.limits())
 
 
 @dataclass(frozen=True)
@@ -103,10 +102,20 @@ class Report:
         return asdict(self)
 
 
-def status_of(answered: bool, score: float | None, threshold: float, weak_margin: float) -> str:
+def status_of(result: Result) -> str:
+    """The status of an answer given now: the core's own ``confident`` decides "weak", so that the report
+    and the widget ("à vérifier") never disagree."""
+    if not result.answered:
+        return "uncovered"
+    return "answered" if result.confident else "weak"
+
+
+def logged_status(answered: bool, score: float | None, answerer: Answerer) -> str:
+    """The status of a logged answer, of which only its score was kept: weak under the threshold plus the
+    confident margin (the same margin, applied to the score the log has)."""
     if not answered:
         return "uncovered"
-    return "weak" if score is None or score < threshold + weak_margin else "answered"
+    return "weak" if score is None or score < answerer.threshold + answerer.config.confident_margin else "answered"
 
 
 def ask_questions(
@@ -123,7 +132,7 @@ def ask_questions(
             continue
         result = answerer.answer(question, options.top_k)
         if result.answered and result.answer is not None:
-            status = status_of(True, result.answer.score, answerer.threshold, options.weak_margin)
+            status = status_of(result)
             covered.append(
                 QuestionCoverage(
                     question, status, result.answer.score, result.answer.text, asdict(result.answer.citation)
@@ -209,7 +218,7 @@ def build_report(
         "total": len(questions),
         **{s: sum(q.status == s for q in questions) for s in STATUSES},
         "threshold": answerer.threshold,
-        "weak_margin": options.weak_margin,
+        "confident_margin": answerer.config.confident_margin,
         "cluster_similarity": options.cluster_similarity,
         "top_k": options.top_k,
         "articles": len(articles),
@@ -237,7 +246,7 @@ def coverage_from_log(answerer: Answerer, db: Store, since: float, until: float,
     index = answerer.index
     questions, stale = [], 0
     for logged in db.queries(since, until):
-        status = status_of(logged.answered, logged.score, answerer.threshold, options.weak_margin)
+        status = logged_status(logged.answered, logged.score, answerer)
         answer, citation = None, None
         if logged.answered and logged.doc_id is not None:
             article = index.articles.get(logged.doc_id)

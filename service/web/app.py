@@ -18,7 +18,7 @@ from service.web.access import AccessLog
 from service.web.errors import install_handlers
 from service.web.guard import Guard, JSONErrorCORS
 from service.web.reload import IndexReloader
-from service.web.routes import articles, ask, editor, feedback, health, widget
+from service.web.routes import articles, ask, editor, feedback, health, suggest, widget
 from service.web.routes.editor import editor_secret
 from service.web.schemas import ErrorOut
 from service.web.widget import widget_script
@@ -78,7 +78,7 @@ def create_app(settings: Settings | None = None, loader: Loader = load_answerer)
         )
     app.add_middleware(AccessLog, mode=settings.access_log)  # outermost: it sees every answer, refusals too
     install_handlers(app)
-    for module in (ask, articles, health, feedback, widget):
+    for module in (ask, suggest, articles, health, feedback, widget):
         app.include_router(module.router)
     editors = bool(editor_secret(settings))
     if not editors:

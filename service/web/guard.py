@@ -4,8 +4,8 @@
   refused body is read away first, within bounds (``LINGER_BYTES``, ``LINGER_SECONDS``), so that a client
   still sending it reads the 413 instead of a connection reset (Python's urllib, for one);
 - each client address gets a token bucket on the limited paths (429 with ``Retry-After``);
-- at most ``max_inflight`` questions are answered at once; one more is refused at once (503 with
-  ``Retry-After``) instead of queueing until every client times out;
+- at most ``max_inflight`` questions (and suggestions) are answered at once; one more is refused at once
+  (503 with ``Retry-After``) instead of queueing until every client times out;
 - every response carries ``X-Content-Type-Options``, ``Referrer-Policy`` and, for HTML pages, a
   Content-Security-Policy (a header the application set itself is kept).
 
@@ -34,8 +34,10 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
-ASK_PATH = "/api/ask"
-RATE_LIMITED = {"/api/ask", "/api/feedback"}  # the paths a reader's browser calls, that cost CPU or disk
+# The paths that encode a question (the model's work): bounded in flight. Suggestions are asked while
+# the reader types, so they count like questions, in the same bucket, rather than being a free side door.
+QUESTION_PATHS = {"/api/ask", "/api/suggest"}
+RATE_LIMITED = QUESTION_PATHS | {"/api/feedback"}  # the paths a reader's browser calls, that cost CPU or disk
 MAX_CLIENTS = 10_000  # rate-limit buckets kept in memory; the least recently seen are forgotten first
 OVERLOAD_RETRY_AFTER = 1  # seconds
 # A refused body is read away up to this much, for this long (nginx's lingering close, bounded the same
@@ -129,7 +131,7 @@ class Guard:
         if body is None:
             return
         replay = _replay(body, receive)
-        if path != ASK_PATH:
+        if path not in QUESTION_PATHS:
             await self.app(scope, replay, send)
             return
         if self.inflight >= self.max_inflight:

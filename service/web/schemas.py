@@ -42,9 +42,21 @@ class PassageOut(BaseModel):
     score: float
 
 
+class KnownQuestionOut(BaseModel):
+    """A title or heading of the site, read as a question the site already answers."""
+
+    doc_id: str = Field(..., description="L'article du titre ou de l'intertitre.")
+    title: str = Field(..., description="Le titre de l'article.")
+    section: str | None = Field(..., description="L'intertitre ; null : le titre de l'article lui-même.")
+    text: str = Field(..., description="La question connue, telle que le site l'écrit.")
+    question: bool = Field(..., description="true : le site l'écrit comme une question (« … ? »), comme une FAQ.")
+    score: float = Field(..., description="La similarité (cosinus) entre cette question et celle du lecteur.")
+    url: str = Field(..., description="Le lien qui ouvre l'article à cet intertitre (ou l'article).")
+
+
 class AskResponse(BaseModel):
     question: str
-    answered: bool
+    answered: bool = Field(..., description="true : une réponse est donnée (sûre ou à vérifier, voir confident).")
     answer: AnswerOut | None
     alternatives: list[AnswerOut]
     passages: list[PassageOut]
@@ -52,6 +64,20 @@ class AskResponse(BaseModel):
     took_ms: float
     index_version: str
     support: float | None = Field(None, description="Le meilleur score, comparé au seuil d'abstention.")
+    confident: bool = Field(
+        ...,
+        description="true : réponse sûre (le score dépasse le seuil d'au moins SOURCIER_CONFIDENT_MARGIN) ; "
+        "false avec answered : le passage le plus proche, à vérifier, plutôt qu'une réponse certaine.",
+    )
+    known: KnownQuestionOut | None = Field(
+        ..., description="La question du site (titre ou intertitre) proche de celle du lecteur, s'il y en a une."
+    )
+
+
+class SuggestionsOut(BaseModel):
+    suggestions: list[KnownQuestionOut] = Field(
+        ..., description="Les questions connues du site les plus proches du début de question, la plus proche d'abord."
+    )
 
 
 class SectionOut(BaseModel):

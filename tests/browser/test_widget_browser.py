@@ -7,9 +7,11 @@ exactly its cited offsets, the keyboard path to the source, abstention, votes, i
 
 from __future__ import annotations
 
+import re
 import sqlite3
 import time
 
+import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
@@ -236,6 +238,60 @@ def test_highlight_stays_exact_after_characters_outside_the_bmp(page: Page, serv
     assert sum(ord(ch) > 0xFFFF for ch in before) >= 3  # UTF-16 and code-point offsets differ here
     assert "24 °C 🌡️" in body["shown"]["mark"] and body["shown"]["mark"].endswith("🌬️.")
     shot(page, "astral-highlight")
+
+
+def test_an_unsure_answer_is_shown_for_what_it_is_with_the_sites_questions(page: Page, service: Service):
+    """The real answer, marked not confident by the API (rewritten in flight: which real question is unsure
+    is the core's business), with a known question: "À vérifier", never "Réponse trouvée"; the site's close
+    questions come before the passages, and choosing one by keyboard asks it."""
+    question = "Quel nerf innerve le mollet ?"
+    known = {
+        "doc_id": "contractions-muscle-mollet",
+        "title": "Titre",
+        "section": None,
+        "text": "Une question que le site pose",
+        "question": True,
+        "score": 0.9,
+        "url": f"{service.url}/articles/contractions-muscle-mollet",
+    }
+
+    def unsure(route):
+        response = route.fetch()
+        route.fulfill(response=response, json={**response.json(), "confident": False, "known": known})
+
+    page.route("**/api/ask", unsure)
+    expected = httpx.get(f"{service.url}/api/suggest", params={"q": question, "k": 5}, timeout=60).json()
+    offered = [s["text"] for s in expected["suggestions"] if s["text"].lower() != question.lower()]
+    assert offered, "the seed article's headings should be offered"
+    page.goto(service.url)
+    with page.expect_request(lambda r: "/api/suggest?" in r.url) as suggest_request:
+        ask_in_widget(page, question)
+    assert "q=Quel+nerf+innerve+le+mollet+%3F" in suggest_request.value.url and "k=5" in suggest_request.value.url
+    status = page.locator(".status")
+    expect(status).to_contain_text("À vérifier : passage le plus proche")
+    expect(status).not_to_contain_text("Réponse trouvée")
+    expect(status.locator(".known")).to_have_text("Question proche : Une question que le site pose")
+    answer = page.locator("[role=option].answer")
+    expect(answer).to_have_class(re.compile(r"\bunsure\b"))
+    expect(answer.locator(".kicker")).to_have_text("À vérifier")
+    expect(answer).to_have_css("border-left-color", "rgb(199, 119, 0)")  # set apart from a confident answer
+    check_highlight(page, service, question)  # still the verbatim passage, highlighted at its offsets
+    group = page.locator("[role=listbox] [role=group]")
+    expect(group).to_have_attribute("aria-labelledby", re.compile("sourcier-group-"))
+    expect(group.locator(".group-label")).to_have_text("Questions proches traitées par les articles")
+    expect(group.locator("[role=option].suggestion > div:first-child")).to_have_text(offered)
+    shot(page, "unsure-answer-suggestions")
+
+    box = page.locator("input[role=combobox]")
+    page.keyboard.press("ArrowDown")
+    page.keyboard.press("ArrowDown")  # unsure: the site's questions come right after the answer
+    expect(box).to_have_attribute("aria-activedescendant", "sourcier-option-1")
+    expect(group.locator("[role=option]").first).to_have_attribute("aria-selected", "true")
+    with page.expect_request(lambda r: r.url.endswith("/api/ask")) as ask_request:
+        page.keyboard.press("Enter")
+    assert ask_request.value.post_data_json == {"question": offered[0]}
+    expect(box).to_have_value(offered[0])
+    expect(page.locator("[role=listbox]")).to_have_attribute("data-question", offered[0])
 
 
 SLOW_FETCH = """() => {

@@ -101,6 +101,17 @@ def test_query_strings_never_break_the_api(q, top_k):
         check_response(client.get("/api/ask", params={"q": q, "top_k": str(top_k)}))
 
 
+@given(q=st.text(max_size=700), k=st.one_of(st.integers(), st.text(max_size=20)))
+@FUZZ
+def test_suggestion_query_strings_never_break_the_api(q, k):
+    with fake_app_client(INDEX, rate_limit=0) as client:
+        response = client.get("/api/suggest", params={"q": q, "k": str(k)})
+        check_response(response)
+        if response.status_code == 200:
+            suggestions = response.json()["suggestions"]
+            assert len(suggestions) <= int(k) and all(s["doc_id"] in INDEX.articles for s in suggestions)
+
+
 BAD = {400, 422}  # unreadable body or invalid request: both in the error shape
 
 

@@ -71,6 +71,7 @@ def test_rate_limit_per_client_address_with_retry_after(corpus_index):
         assert assert_error_shape(limited, 429)["code"] == "too_many_requests"
         assert limited.headers["retry-after"] == "1"  # one token a second at 60 per minute
         assert_error_shape(client.post("/api/feedback", json={}), 429)  # votes share the reader's bucket
+        assert_error_shape(client.get("/api/suggest", params={"q": "nerf"}), 429)  # and suggestions too
         assert client.get("/api/health").status_code == 200  # pages and health are not limited
         other = TestClient(client.app, client=("203.0.113.7", 4000), raise_server_exceptions=False)
         assert other.post("/api/ask", json=ASK).status_code == 200  # another address has its own bucket
@@ -110,6 +111,8 @@ def test_overload_is_refused_at_once_with_retry_after(corpus_index):
             refused = client.post("/api/ask", json=ASK)
             assert assert_error_shape(refused, 503)["code"] == "overloaded"
             assert refused.headers["retry-after"] == "1"
+            suggested = client.get("/api/suggest", params={"q": "nerf"})  # suggestions encode a text too
+            assert assert_error_shape(suggested, 503)["code"] == "overloaded"
             assert client.get("/api/health").status_code == 200  # only questions are bounded
             hold.set()
             assert [f.result(timeout=10).status_code for f in running] == [200, 200]

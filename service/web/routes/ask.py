@@ -10,8 +10,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 
 from service.core.answer import Answerer
+from service.core.cite import heading_url
 from service.core.question import check_question
-from service.core.results import Result
+from service.core.results import KnownQuestion, Result
 from service.settings import Settings
 from service.storage import LoggedQuery
 from service.storage.querylog import QueryLog
@@ -37,6 +38,21 @@ def logged(result: Result) -> LoggedQuery:
     )
 
 
+def known_body(answerer: Answerer, known: KnownQuestion) -> dict[str, Any]:
+    """A known question as the API gives it: with the link that opens its article at the heading, so
+    that the widget (and any client) can lead the reader there without building URLs itself."""
+    article = answerer.index.articles.get(known.doc_id)
+    url = heading_url(answerer.config.base_url, article, known.section) if article is not None else ""
+    return {**asdict(known), "url": url}
+
+
+def result_body(answerer: Answerer, result: Result) -> dict[str, Any]:
+    """The ``/api/ask`` body of a result; ``sourcier ask --json`` prints the same."""
+    body = asdict(result)
+    body["known"] = known_body(answerer, result.known) if result.known is not None else None
+    return body
+
+
 def ask(
     answerer: Answerer, query_log: QueryLog | None, settings: Settings, question: str, top_k: int | None
 ) -> dict[str, Any]:
@@ -45,7 +61,7 @@ def ask(
     result = answerer.answer(question, top_k)
     if query_log is not None:
         query_log.record(logged(result))
-    return asdict(result)
+    return result_body(answerer, result)
 
 
 @router.post("/api/ask", response_model=AskResponse)

@@ -7,6 +7,11 @@
  * API (answers, passages, titles, sections) and the reader's question are only ever inserted as text
  * nodes, never as HTML. The widget sends the question and votes, nothing else (no cookie).
  *
+ * Three outcomes, shown for what they are: a confident answer ("Réponse trouvée"), an unsure one
+ * ("À vérifier : passage le plus proche": the closest passage, not "the" answer) and an abstention
+ * ("Pas de réponse"). While the reader types, the site's own questions closest to the text
+ * (/api/suggest: titles and headings) are offered in the same listbox; choosing one asks it.
+ *
  * The API gives offsets in Unicode code points; JavaScript strings count UTF-16 units, so offsets are
  * converted (utf16Index) before slicing, which keeps highlights exact around emoji.
  */
@@ -18,6 +23,7 @@
   const LOADING_AFTER_MS = 200;
   const MIN_CHARS = 3;
   const MAX_CHARS = 500;
+  const MAX_SUGGESTIONS = 5;
 
   if (window.__sourcierWidget) return;
   window.__sourcierWidget = true;
@@ -56,6 +62,14 @@ li[role=option]:hover{background:#f3f5f9}
 li[role=option][aria-selected=true]{background:#eef3ff;border-color:#1f4fb5}
 .kicker{font-size:.75rem;font-weight:700;text-transform:uppercase;letter-spacing:.04em;color:#3f4656}
 .answer .kicker{color:#14632f}
+.answer.unsure{border-left:4px solid #c77700;background:#fff8eb}
+.answer.unsure .kicker{color:#8a4b00}
+.status .known{display:block;font-size:.85rem}
+.group-label{padding:.5rem .75rem 0;font-size:.75rem;font-weight:700;text-transform:uppercase;letter-spacing:.04em;
+  color:#3f4656}
+.group ul{padding:0}
+.suggestion{color:#1f4fb5}
+.suggestion .source{font-size:.85rem}
 .passage{margin:.25rem 0;white-space:pre-wrap;overflow-wrap:anywhere}
 .other .passage,.lead .passage{color:#363c4a;white-space:normal;display:-webkit-box;-webkit-line-clamp:3;-webkit-box-orient:vertical;
   overflow:hidden}
@@ -130,14 +144,15 @@ kbd{font:inherit;font-size:.8em;padding:0 .35em;border:1px solid #8a92a3;border-
       });
       const bar = el("div", { class: "bar" }, el("label", { for: "sourcier-q", class: "sr-only" }, "Votre question"), this.input);
       this.status = el("div", { class: "status", role: "status", "aria-live": "polite" });
-      this.list = el("ul", { id: "sourcier-results", role: "listbox", "aria-label": "Réponse et passages" });
+      this.list = el("ul", { id: "sourcier-results", role: "listbox", "aria-label": "Réponse, passages et questions proches" });
       this.thanks = el("span", { role: "status" });
       this.up = el("button", { type: "button", class: "up", "aria-pressed": "false" }, "👍 Oui");
       this.down = el("button", { type: "button", class: "down", "aria-pressed": "false" }, "👎 Non");
       this.feedback = el("div", { class: "feedback", hidden: true },
         el("span", {}, "La réponse surlignée vous a-t-elle aidé ?"), this.up, this.down, this.thanks);
       const footer = el("footer", {}, "Réponses copiées mot pour mot des articles, avec leur source. ",
-        el("kbd", {}, "↑"), " ", el("kbd", {}, "↓"), " parcourir, ", el("kbd", {}, "Entrée"), " ouvrir la source.");
+        el("kbd", {}, "↑"), " ", el("kbd", {}, "↓"), " parcourir, ", el("kbd", {}, "Entrée"),
+        " ouvrir la source ou poser la question proposée.");
       this.panel = el("div", { class: "panel" }, bar, this.status,
         el("div", { class: "results", tabindex: "-1" }, this.list), this.feedback, footer);
 
@@ -225,23 +240,36 @@ kbd{font:inherit;font-size:.8em;padding:0 .35em;border:1px solid #8a92a3;border-
     choose(index) {
       const option = this.options[index];
       if (!option) return;
-      if (option.example) {
-        this.input.value = option.example;
+      if (option.ask) {
+        this.input.value = option.ask;
         this.search();
       } else {
         window.location.assign(option.url);
       }
     }
 
-    setOptions(items) {
+    /* The listbox's options; an entry {group, items} puts its items under a labelled ARIA group. */
+    setOptions(entries) {
       this.list.replaceChildren();
-      this.options = items.map((item, i) => {
+      this.options = [];
+      const add = (item, parent) => {
+        const i = this.options.length;
         item.node.id = `sourcier-option-${i}`;
         item.node.setAttribute("role", "option");
         item.node.setAttribute("aria-selected", "false");
         item.node.addEventListener("click", (e) => { if (!e.target.closest("a")) this.choose(i); });
-        this.list.append(item.node);
-        return item;
+        parent.append(item.node);
+        this.options.push(item);
+      };
+      entries.forEach((entry, g) => {
+        if (!entry.group) {
+          add(entry, this.list);
+          return;
+        }
+        const inner = el("ul", { role: "none" });
+        this.list.append(el("li", { role: "group", class: "group", "aria-labelledby": `sourcier-group-${g}` },
+          el("div", { id: `sourcier-group-${g}`, class: "group-label" }, entry.group), inner));
+        entry.items.forEach((item) => add(item, inner));
       });
       this.active = -1;
       this.input.removeAttribute("aria-activedescendant");
@@ -254,7 +282,7 @@ kbd{font:inherit;font-size:.8em;padding:0 .35em;border:1px solid #8a92a3;border-
       this.feedback.hidden = true;
       this.status.replaceChildren(CONFIG.examples.length ? "Exemples de questions :" : "");
       this.setOptions(CONFIG.examples.map((question) => ({
-        example: question,
+        ask: question,
         node: el("li", { class: "example" }, question),
       })));
     }
@@ -268,7 +296,7 @@ kbd{font:inherit;font-size:.8em;padding:0 .35em;border:1px solid #8a92a3;border-
         return;
       }
       if (question.length < MIN_CHARS) return;
-      this.timer = setTimeout(() => this.search(), DEBOUNCE_MS);
+      this.timer = setTimeout(() => this.search(true), DEBOUNCE_MS);
     }
 
     cancel() {
@@ -279,14 +307,16 @@ kbd{font:inherit;font-size:.8em;padding:0 .35em;border:1px solid #8a92a3;border-
       this.controller = null;
     }
 
-    /* Ask now; a newer question makes older responses stale, and they are dropped. */
-    async search() {
+    /* Ask now (with the site's close questions when the reader is typing); a newer question makes older
+     * responses stale, and they are dropped. Both are shown together, so nothing moves under the reader. */
+    async search(suggest = false) {
       const question = this.input.value.trim();
       if (!question) return;
       this.cancel();
       const seq = this.seq;
       const controller = new AbortController();
       this.controller = controller;
+      const suggesting = suggest ? this.suggestions(question, controller.signal) : Promise.resolve([]);
       this.loadingTimer = setTimeout(() => {
         if (seq === this.seq) this.status.replaceChildren("Recherche…");
       }, LOADING_AFTER_MS);
@@ -303,11 +333,24 @@ kbd{font:inherit;font-size:.8em;padding:0 .35em;border:1px solid #8a92a3;border-
         if (seq !== this.seq || error.name === "AbortError") return;
         body = null;
       }
+      const suggestions = await suggesting;
       if (seq !== this.seq) return;
       clearTimeout(this.loadingTimer);
       this.controller = null;
-      if (ok) this.render(body);
+      if (ok) this.render(body, suggestions);
       else this.fail(body && body.error ? body.error.message : "Le service de réponses ne répond pas. Réessayez dans un instant.");
+    }
+
+    /* The site's known questions closest to `question`; [] on any failure (they are only a help). */
+    async suggestions(question, signal) {
+      try {
+        const query = new URLSearchParams({ q: question, k: String(MAX_SUGGESTIONS) });
+        const response = await fetch(`${API}/api/suggest?${query}`, { credentials: "omit", signal });
+        const body = response.ok ? await response.json() : null;
+        return body && Array.isArray(body.suggestions) ? body.suggestions.slice(0, MAX_SUGGESTIONS) : [];
+      } catch (error) {
+        return [];
+      }
     }
 
     fail(message) {
@@ -317,33 +360,55 @@ kbd{font:inherit;font-size:.8em;padding:0 .35em;border:1px solid #8a92a3;border-
       this.setOptions([]);
     }
 
-    render(result) {
+    render(result, suggestions) {
       this.result = result;
       this.list.dataset.question = result.question;
-      const items = [];
+      const answers = [];
+      const passages = [];
       let used = null;
+      let status;
       if (result.answered) {
         const answer = result.answer;
         const c = answer.citation;
         used = result.passages.find((p) => p.doc_id === c.doc_id && p.start <= c.start && c.end <= p.end) || null;
-        items.push({ url: c.url, node: this.answerNode(answer, used) });
-        this.status.replaceChildren(el("strong", {}, "Réponse trouvée"), " dans les articles :");
+        answers.push({ url: c.url, node: this.answerNode(answer, used, result.confident) });
+        status = result.confident
+          ? [el("strong", {}, "Réponse trouvée"), " dans les articles :"]
+          : [el("strong", {}, "À vérifier : passage le plus proche"), " (pas de réponse sûre dans les articles) :"];
       } else {
-        this.status.replaceChildren(el("strong", {}, "Pas de réponse"),
-          " dans les articles pour cette question.",
-          result.passages.length ? " Les passages les plus proches, à lire avec prudence :" : "");
+        status = [el("strong", {}, "Pas de réponse"), " dans les articles pour cette question.",
+          result.passages.length ? " Les passages les plus proches, à lire avec prudence :" : ""];
       }
+      if (result.known) status.push(el("span", { class: "known" }, `Question proche : ${result.known.text}`));
+      this.status.replaceChildren(...status);
       for (const passage of result.passages) {
         if (passage === used) continue;
         const kind = result.answered ? "other" : "lead";
-        items.push({ url: articleLink(passage.doc_id, passage.start, passage.end), node: this.passageNode(passage, kind) });
+        passages.push({ url: articleLink(passage.doc_id, passage.start, passage.end), node: this.passageNode(passage, kind) });
       }
-      this.setOptions(items);
+      const offered = this.offered(result, suggestions || []);
+      const group = offered.length ? [{ group: "Questions proches traitées par les articles", items: offered }] : [];
+      // unsure or no answer: the site's own questions are the better lead, before the passages
+      this.setOptions(result.confident ? [...answers, ...passages, ...group] : [...answers, ...group, ...passages]);
       this.resetFeedback(result.answered);
     }
 
-    /* The answer inside its passage, highlighted at its offsets; alone if no passage holds it. */
-    answerNode(answer, passage) {
+    /* The suggestions worth offering: not the question just asked, nor the known question already named. */
+    offered(result, suggestions) {
+      const same = (a, b) => a.trim().toLocaleLowerCase("fr") === b.trim().toLocaleLowerCase("fr");
+      const known = result.known;
+      return suggestions
+        .filter((s) => !same(s.text, result.question) && !(known && same(s.text, known.text) && s.doc_id === known.doc_id))
+        .map((s) => ({
+          ask: s.text,
+          node: el("li", { class: "suggestion" }, el("div", {}, s.text),
+            s.section ? el("div", { class: "source" }, s.title) : ""),
+        }));
+    }
+
+    /* The answer inside its passage, highlighted at its offsets; alone if no passage holds it. An answer
+     * that is not confident is labelled "À vérifier" and set apart, never shown as "the" answer. */
+    answerNode(answer, passage, confident) {
       const c = answer.citation;
       let text = [el("mark", {}, answer.text)];
       if (passage) {
@@ -353,7 +418,8 @@ kbd{font:inherit;font-size:.8em;padding:0 .35em;border:1px solid #8a92a3;border-
           text = [passage.text.slice(0, a), el("mark", {}, answer.text), passage.text.slice(b)];
         }
       }
-      return el("li", { class: "answer" }, el("div", { class: "kicker" }, "Réponse"),
+      return el("li", { class: confident ? "answer" : "answer unsure" },
+        el("div", { class: "kicker" }, confident ? "Réponse" : "À vérifier"),
         el("p", { class: "passage" }, ...text),
         el("div", { class: "source" }, "Source : ",
           el("a", { href: c.url, tabindex: "-1" }, sourceLabel(c.title, c.section))));
