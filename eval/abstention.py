@@ -221,19 +221,37 @@ def markdown(rows: list[dict[str, Any]], chosen: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def check(rows: list[dict[str, Any]]) -> list[str]:
+def floors_missed(
+    rows: list[dict[str, Any]], rule: str, parameter: str, floors: dict[str, dict[str, float]], ceilings: set[str]
+) -> list[str]:
+    """What the rows of ``rule`` miss of each left-out corpus's ``floors`` (``ceilings``: keys that must stay
+    at most their value); a corpus for which no parameter fits the others misses them all."""
     missed = []
     for row in rows:
-        if row["rule"] != "bank":
+        if row["rule"] != rule:
             continue
-        if row["params"] is None:
-            missed.append(f"{row['left_out']}: no bank rule fits the other corpora")
+        if row[parameter] is None:
+            missed.append(f"{row['left_out']}: no {rule} rule fits the other corpora")
             continue
-        for key, floor in FLOORS.get(row["left_out"], {}).items():
-            ok = row[key] <= floor if key == "false_abstain" else row[key] >= floor
+        for key, floor in floors.get(row["left_out"], {}).items():
+            ok = row[key] <= floor if key in ceilings else row[key] >= floor
             if not ok:
                 missed.append(f"{row['left_out']}: {key} {row[key]:.3f}, floor {floor}")
     return missed
+
+
+def check(rows: list[dict[str, Any]]) -> list[str]:
+    return floors_missed(rows, "bank", "params", FLOORS, {"false_abstain"})
+
+
+def write(table: str, markdown_path: str | None, json_path: str | None, record: dict[str, Any]) -> None:
+    """The table to stdout and ``markdown_path``, the record to ``json_path`` (each when given)."""
+    print(table)
+    if markdown_path:
+        Path(markdown_path).write_text(table, encoding="utf-8")
+    if json_path:
+        Path(json_path).parent.mkdir(parents=True, exist_ok=True)
+        Path(json_path).write_text(json.dumps(record, indent=1), encoding="utf-8")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -251,17 +269,11 @@ def main(argv: list[str] | None = None) -> int:
     rows = leave_one_out(scores, names, args.extra)
     params = choose([scores[n] for n in names], "bank")
     chosen = {"abstain_deviations": params[0], "abstain_floor": params[1]} if params else {}
-    table = markdown(rows, chosen)
-    print(table)
+    record = {"rows": rows, "chosen": chosen, "scores": {n: asdict(s) for n, s in scores.items()}}
+    write(markdown(rows, chosen), args.markdown, args.json, record)
     defaults = {"abstain_deviations": settings.abstain_deviations, "abstain_floor": settings.abstain_floor}
     if chosen and chosen != defaults:
         print(f"note: the settings' defaults are {defaults} (chosen on the full sets), these sets choose {chosen}")
-    if args.markdown:
-        Path(args.markdown).write_text(table, encoding="utf-8")
-    if args.json:
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        record = {"rows": rows, "chosen": chosen, "scores": {n: asdict(s) for n, s in scores.items()}}
-        Path(args.json).write_text(json.dumps(record, indent=1), encoding="utf-8")
     missed = check(rows) if args.check else []
     for line in missed:
         print(f"FLOOR MISSED {line}")

@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from eval.abstention import Scores, _same_corpus, collect
+from eval.abstention import Scores, _same_corpus, collect, floors_missed, write
 from service.core import abstention
 from service.settings import Settings
 
@@ -142,18 +142,7 @@ def markdown(rows: list[dict[str, Any]], chosen: float | None, settings: Setting
 
 def check(rows: list[dict[str, Any]]) -> list[str]:
     """The service's rule (``margin``) on each corpus left out against its floors (unanswerable: at most)."""
-    missed = []
-    for row in rows:
-        if row["rule"] != "margin":
-            continue
-        for key, floor in FLOORS.get(row["left_out"], {}).items():
-            if row["value"] is None:
-                missed.append(f"{row['left_out']}: no margin fits the other corpora")
-                break
-            ok = row[key] <= floor if key == "unanswerable" else row[key] >= floor
-            if not ok:
-                missed.append(f"{row['left_out']}: {key} confident {row[key]:.3f}, floor {floor}")
-    return missed
+    return floors_missed(rows, "margin", "value", FLOORS, {"unanswerable"})
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -175,13 +164,7 @@ def main(argv: list[str] | None = None) -> int:
         scores = collect(settings, names)
     rows = leave_one_out(scores, names, settings)
     chosen = choose([scores[n] for n in names], "margin", settings)
-    table = markdown(rows, chosen, settings)
-    print(table)
-    if args.markdown:
-        Path(args.markdown).write_text(table, encoding="utf-8")
-    if args.json:
-        Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-        Path(args.json).write_text(json.dumps({"rows": rows, "chosen": chosen}, indent=1), encoding="utf-8")
+    write(markdown(rows, chosen, settings), args.markdown, args.json, {"rows": rows, "chosen": chosen})
     missed = check(rows) if args.check else []
     for line in missed:
         print(f"FLOOR MISSED {line}")
