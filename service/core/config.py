@@ -43,9 +43,12 @@ class AnswerConfig:
     confident_margin: float  # an answer is confident when the support clears the threshold by this much
     known_question: float  # a known question (title, heading) "matched" from this cosine on
 
-    def scoring(self) -> dict[str, float | int]:
-        """The settings a threshold depends on, by their setting names."""
+    def scoring(self) -> dict[str, float | int | str]:
+        """The settings a threshold depends on, by their setting names (the learned ranking and the known
+        questions add candidates from a matched heading's section, which can raise the best score)."""
         return {
+            "ranking": self.ranking,
+            "known_question": self.known_question,
             "sentence_weight": self.sentence_weight,
             "lexical_weight": self.lexical_weight,
             "chunk_candidates": self.chunk_candidates,
