@@ -83,8 +83,15 @@ FLOORS = {
         "retrieval.doc@1": (">=", 0.94),
         "answers.mean_chars": ("<=", 195.0),
     },
+    "cdtn": {
+        "answers.hit@1_unthresholded": (">=", 0.66),  # 0.554 before the learned ranking, 0.691 with it
+        "retrieval.doc@1": (">=", 0.88),  # 0.709 before, 0.909 with it
+        "abstention.auroc": (">=", 0.93),
+        "abstention.false_abstain_rate": ("<=", 0.02),
+        "answers.mean_chars": ("<=", 165.0),
+    },
     "piaf-ci": {
-        "answers.hit@1_unthresholded": (">=", 0.72),  # 0.713 before reading, 0.725 with it
+        "answers.hit@1_unthresholded": (">=", 0.72),  # 0.713 before reading, 0.725 with it, 0.721 ranked by article
         "abstention.auroc": (">=", 0.97),
         "retrieval.doc@1": (">=", 0.92),
         "answers.mean_chars": ("<=", 230.0),
