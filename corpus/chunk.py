@@ -39,35 +39,17 @@ class Chunk:
     last: int  # index of its last sentence (inclusive)
 
 
-# Words that open a French question without its "?" (a heading "Comment déclarer un accident" is one).
-QUESTION_WORDS = (
-    "comment",
-    "combien",
-    "pourquoi",
-    "quand",
-    "quel",
-    "quelle",
-    "quels",
-    "quelles",
-    "qui",
-    "que",
-    "qu",
-    "quoi",
-    "où",
-    "est-ce",
-    "peut-on",
-    "faut-il",
-    "dois-je",
-    "puis-je",
-    "doit-on",
-    "a-t-on",
-    "y a-t-il",
-)
+# Words that open a French question without its "?" ("Comment déclarer un accident"), and the first person
+# of a help centre's FAQ titles, written in the reader's voice ("Je ne reçois pas d'email", "J'ai perdu…").
+QUESTION_WORDS = frozenset(
+    "comment combien pourquoi quand quel quelle quels quelles qui que qu quoi où est-ce peut-on faut-il dois-je "
+    "puis-je doit-on a-t-on je j".split()
+) | {"y a-t-il"}
 
 
 def is_question(text: str) -> bool:
-    """A heading phrased as a question: it has a "?" (also before a suffix: "… ? — Coiffure (IDCC 2596)"),
-    or opens with an interrogative word."""
+    """A heading phrased as a reader's question: it has a "?" (also before a suffix: "… ? — Coiffure (IDCC
+    2596)"), or opens with an interrogative word or in the first person."""
     if "?" in text:
         return True
     words = text.lower().replace("’", "'").replace("'", " ").split()

@@ -9,7 +9,7 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from corpus.chunk import headings
+from corpus.chunk import headings, is_question
 from corpus.load import Article, Section
 from index import store
 from index.build import build, vector_cache
@@ -41,6 +41,25 @@ FAQ = [
 @pytest.fixture
 def faq_index():
     return build(FAQ, FakeEncoder(), FAKE_CONFIG)
+
+
+@pytest.mark.parametrize(
+    ("heading", "question"),
+    [
+        ("La période d’essai peut-elle être renouvelée ? — Coiffure (IDCC 2596)", True),
+        ("Comment déclarer un accident", True),
+        ("Qu’est-ce qu’un CDD", True),
+        ("Y a-t-il un délai", True),
+        ("Je ne reçois pas d’email", True),
+        ("J’ai perdu mon mot de passe", True),
+        ("Jetons un coup d’œil au mollet", False),
+        ("Biographie", False),
+        ("Les blocs répétables", False),
+        ("", False),
+    ],
+)
+def test_a_heading_is_a_question_when_it_reads_as_the_reader_s(heading, question):
+    assert is_question(heading) is question
 
 
 def test_headings_are_the_title_then_each_section_title_marked_when_a_question():
