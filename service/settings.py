@@ -74,7 +74,7 @@ class Settings(BaseSettings):
     threshold: float | None = Field(
         None,
         description="Abstain below this answer score on every index; default: each index's own threshold, "
-        "measured on its corpus with the off-topic question bank (ABSTAIN_QUANTILE, ABSTAIN_MARGIN).",
+        "measured on its corpus with the off-topic question bank (ABSTAIN_DEVIATIONS, ABSTAIN_FLOOR).",
     )
     abstain_deviations: float = Field(
         1.58,
