@@ -52,7 +52,6 @@ def main(argv: list[str] | None = None) -> None:
                     started = time.perf_counter()
                     answerers[kind].answer(question)
                     samples[kind].append((time.perf_counter() - started) * 1000)
-        assert index.heading_vectors is not None
         hand, learned = statistics.median(samples["hand"]), statistics.median(samples["learned"])
         rows.append(
             {

@@ -97,9 +97,13 @@ def _embed(
                 reading.cache[hashes[i]] = quantize(tokens, reading.dims)
         for i, vector in zip(missing, vectors):
             cache[hashes[i]] = vector
-    dims = encoder.dims
+    return _stacked(cache, hashes, encoder.dims), hashes, len(missing)
+
+
+def _stacked(cache: dict[str, np.ndarray], hashes: list[str], dims: int) -> np.ndarray:
+    """The vectors of ``hashes`` from ``cache``, one row each (an empty matrix of ``dims`` columns for none)."""
     matrix = np.stack([cache[h] for h in hashes]) if hashes else np.zeros((0, dims), dtype=np.float32)
-    return matrix.astype(np.float32), hashes, len(missing)
+    return matrix.astype(np.float32)
 
 
 def question_hash(text: str) -> str:
@@ -117,8 +121,7 @@ def _embed_questions(
         log.info("embedding %d new headings as questions (%d reused)", len(missing), len(texts) - len(missing))
         for i, vector in zip(missing, encoder.encode_queries([texts[i] for i in missing])):
             cache[hashes[i]] = vector
-    matrix = np.stack([cache[h] for h in hashes]) if hashes else np.zeros((0, encoder.dims), dtype=np.float32)
-    return matrix.astype(np.float32), hashes, len(missing)
+    return _stacked(cache, hashes, encoder.dims), hashes, len(missing)
 
 
 def _units(articles: list[Article], config: IndexConfig) -> tuple[list[Sentence], list[tuple[int, int]], list[Chunk]]:
@@ -212,12 +215,12 @@ def build(
         s_hashes,
         c_hashes,
         p_hashes,
-        make_faiss(s_vectors, config.index_type),
-        make_faiss(c_vectors, config.index_type),
-        tokens,
         all_headings,
         h_vectors,
         h_hashes,
+        make_faiss(s_vectors, config.index_type),
+        make_faiss(c_vectors, config.index_type),
+        tokens,
     )
 
 
@@ -233,6 +236,5 @@ def vector_cache(index: Index) -> dict[str, np.ndarray]:
     cache = dict(zip(index.sentence_hashes, index.sentence_vectors))
     cache.update(zip(index.pair_hashes, index.pair_vectors))
     cache.update(zip(index.chunk_hashes, index.chunk_vectors))
-    if index.heading_vectors is not None:
-        cache.update(zip(index.heading_hashes, index.heading_vectors))
+    cache.update(zip(index.heading_hashes, index.heading_vectors))
     return cache

@@ -61,13 +61,13 @@ class Index:
     sentence_hashes: list[str]
     chunk_hashes: list[str]
     pair_hashes: list[str]
+    # the articles' titles and section titles, embedded as questions (the site's known questions)
+    headings: list[Heading]
+    heading_vectors: np.ndarray = field(repr=False)
+    heading_hashes: list[str]
     sentence_faiss: Any = field(repr=False)
     chunk_faiss: Any = field(repr=False)
     tokens: Tokens | None = field(default=None, repr=False)  # sentence token vectors, for reading
-    # the articles' titles and section titles, embedded as questions (the site's known questions)
-    headings: list[Heading] = field(default_factory=list)
-    heading_vectors: np.ndarray | None = field(default=None, repr=False)
-    heading_hashes: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.pair_at = {first: row for row, (first, _) in enumerate(self.pairs)}  # first sentence → pair row
@@ -78,8 +78,6 @@ class Index:
             for s_index in range(chunk.first, chunk.last + 1):
                 pos = self.sentence_pos[(chunk.doc_id, s_index)]
                 self.chunks_of_sentence.setdefault(pos, []).append(c_pos)
-        if self.heading_vectors is None:
-            self.heading_vectors = np.zeros((0, self.sentence_vectors.shape[1]), dtype=np.float32)
         # the chunk that opens each section, and each article (section None): where a heading's answer starts
         self.opening_chunk: dict[tuple[str, str | None], int] = {}
         for c_pos, chunk in enumerate(self.chunks):
@@ -107,7 +105,6 @@ class Index:
 
     def heading_scores(self, query: np.ndarray) -> np.ndarray:
         """The question's cosine with every known question (a site has a few per page: no ANN needed)."""
-        assert self.heading_vectors is not None  # set in __post_init__
         return self.heading_vectors @ np.asarray(query, dtype=np.float32)
 
 

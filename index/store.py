@@ -236,12 +236,12 @@ def load(
         [r["hash"] for r in sent_records],
         [r["hash"] for r in chunk_records],
         [r["hash"] for r in pair_records],
-        sentence_faiss,
-        chunk_faiss,
-        tokens,
         heads,
         heading_vectors,
         [r["hash"] for r in heading_records],
+        sentence_faiss,
+        chunk_faiss,
+        tokens,
     )
 
 

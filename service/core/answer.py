@@ -300,24 +300,22 @@ class Answerer:
 
     def _positions(self, nearest: list[tuple[int, float]], chunk_hits: list[tuple[int, float]]) -> set[int]:
         """Positions of the nearest sentences and of every sentence of the top chunks."""
-        index = self.index
         positions = {pos for pos, _ in nearest}
         for c_pos, _ in chunk_hits[: self.config.chunk_candidates]:
-            chunk = index.chunks[c_pos]
-            first = index.sentence_pos[(chunk.doc_id, chunk.first)]
-            positions.update(range(first, first + chunk.last - chunk.first + 1))
+            positions.update(self._chunk_sentences(c_pos))
         return positions
+
+    def _chunk_sentences(self, c_pos: int) -> range:
+        """Positions of the sentences of chunk ``c_pos``."""
+        chunk = self.index.chunks[c_pos]
+        first = self.index.sentence_pos[(chunk.doc_id, chunk.first)]
+        return range(first, first + chunk.last - chunk.first + 1)
 
     def _opening(self, known: KnownQuestion) -> set[int]:
         """The sentences of the chunk that opens the known question's section (its article's, for a title):
         on a FAQ page the answer to the page's question is its opening."""
-        index = self.index
-        c_pos = index.opening_chunk.get((known.doc_id, known.section))
-        if c_pos is None:
-            return set()
-        chunk = index.chunks[c_pos]
-        first = index.sentence_pos[(chunk.doc_id, chunk.first)]
-        return set(range(first, first + chunk.last - chunk.first + 1))
+        c_pos = self.index.opening_chunk.get((known.doc_id, known.section))
+        return set() if c_pos is None else set(self._chunk_sentences(c_pos))
 
     def _extend(self, pos: int, query: np.ndarray) -> tuple[int, int]:
         """The sentence alone, or the pair (same paragraph) with the neighbour whose joint vector matches
