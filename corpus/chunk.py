@@ -40,7 +40,7 @@ class Chunk:
 
 
 # Words that open a French question without its "?" ("Comment déclarer un accident"), and the first person
-# of a help centre's FAQ titles, written in the reader's voice ("Je ne reçois pas d'email", "J'ai perdu…").
+# of a help centre's FAQ titles, written in the reader's voice ("Je n'arrive plus à me connecter", "J'ai perdu…").
 QUESTION_WORDS = frozenset(
     "comment combien pourquoi quand quel quelle quels quelles qui que qu quoi où est-ce peut-on faut-il dois-je "
     "puis-je doit-on a-t-on je j".split()
