@@ -12,7 +12,7 @@ LOCK   := requirements.lock
 PIP    := $(BIN)/pip --disable-pip-version-check
 PIP_TOOLS := pip-tools==7.7.0
 
-.PHONY: setup model index serve test test-fast lint lock eval bench clean
+.PHONY: setup model index serve test test-fast research-test lint lock eval bench clean
 
 # torch==2.13.0 first: it is the CPU build on this machine's disk; installed later by
 # sentence-transformers' requirements pip would pull a multi-GB CUDA build instead. Then every other
@@ -43,6 +43,10 @@ test: model
 # Everything not marked slow: the unit tests and the reliability tests that need no real model.
 test-fast: setup
 	$(BIN)/pytest -m "not slow"
+
+# The experiments' tests (research/: measured and dropped, not part of the product; fake encoders, a minute).
+research-test: setup
+	$(BIN)/pytest research/tests
 
 # Lint, format check and types (run by CI before the tests): ruff and mypy, configured in pyproject.toml.
 lint: setup

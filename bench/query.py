@@ -80,7 +80,7 @@ def _answerer(runtime: str, corpus: str, encoder: TimedEncoder) -> Answerer:
         encoder.dims,
         runtime=encoder.runtime,
     )
-    return Answerer(index, encoder, settings.answer_config())  # type: ignore[arg-type]  # queries only
+    return Answerer(index, encoder, settings.answer_config()).warm_up()  # type: ignore[arg-type]  # queries only
 
 
 def ensure_seed_index(runtime: str, encoder: Any) -> None:

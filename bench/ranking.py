@@ -37,8 +37,8 @@ def main(argv: list[str] | None = None) -> None:
         index = store.load(folder, settings.index_config(), encoder.name, encoder.dims, runtime=encoder.runtime)
         config = settings.answer_config()
         answerers = {
-            "hand": Answerer(index, encoder, replace(config, ranking="hand")),
-            "learned": Answerer(index, encoder, replace(config, ranking="learned")),
+            "hand": Answerer(index, encoder, replace(config, ranking="hand")).warm_up(),
+            "learned": Answerer(index, encoder, replace(config, ranking="learned")).warm_up(),
         }
         questions = [q.question for q in eval_set.questions]
         for answerer in answerers.values():  # warm-up

@@ -109,10 +109,11 @@ def collect(settings: Settings, names: list[str], progress: bool = False) -> dic
     found = {}
     for name, eval_set in sets.items():
         index = eval_index(eval_set, encoder, settings.index_config(), eval_folder(settings, eval_set), progress)
-        answerer = Answerer(index, encoder, config)
+        answerer = Answerer(index, encoder, config).warm_up()
 
         def best(question: str, answerer: Answerer = answerer) -> float:
-            return answerer.candidates(question).support
+            found = answerer.explain(question).candidates
+            return found.support if found is not None else -math.inf
 
         others = [q.question for other, s in sets.items() if not _same_corpus(other, name) for q in s.questions]
         found[name] = Scores(

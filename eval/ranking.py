@@ -80,12 +80,15 @@ def ask(settings: Settings, name: str) -> Asked:
     encoder = settings.load_encoder()
     folder = eval_folder(settings, eval_set)
     index = eval_index(eval_set, encoder, settings.index_config(), folder, progress=True)
-    answerer = Answerer(index, encoder, replace(settings.answer_config(), ranking="learned"), _all_signals())
+    config = replace(settings.answer_config(), ranking="learned")
+    answerer = Answerer(index, encoder, config, _all_signals()).warm_up()
     columns: dict[str, list[Any]] = {key: [] for key in ("signals", "score", "reading", "article", "contains")}
     columns |= {"right_doc": [], "group": []}
     answerable, spans, support = [], [], []
     for number, question in enumerate(eval_set.questions):
-        found = answerer.candidates(question.question, answerer.config.chunk_candidates)
+        found = answerer.explain(question.question).candidates
+        if found is None:
+            raise ValueError(f"set {name}: its index holds no article")
         articles: dict[str, int] = {}
         for c in found.ranked:
             first, last = index.sentences[c.first], index.sentences[c.last]

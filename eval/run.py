@@ -1,7 +1,7 @@
 """The evaluation runner: build (or reuse) the set's index, ask every question with Sourcier and
 the baselines, score them with the same code, check the targets.
 
-Used by ``sourcier eval``, ``eval.abstention`` and ``eval.explore``.
+Used by ``sourcier eval``, ``eval.abstention``, ``eval.ranking`` and the experiments in ``research/``.
 """
 
 from __future__ import annotations
@@ -120,7 +120,7 @@ class SourcierSystem:
         result = self.answerer.answer(question, top_k=10)
         seconds = time.perf_counter() - started
         if not result.answered:  # its best answer all the same, for the numbers without abstention
-            result = self.answerer.answer(question, top_k=10, threshold=-math.inf)
+            result = self.answerer.explain(question, top_k=10).result
         passages = [Span(p.doc_id, p.start, p.end, p.text) for p in result.passages]
         if result.answer is None or result.support is None:  # an empty index: nothing to answer with
             return Prediction(question_id, None, -1.0, passages, seconds)

@@ -87,12 +87,6 @@ class Index:
         for row, heading in enumerate(self.headings):
             self.headings_of.setdefault(heading.doc_id, []).append(row)
 
-    def pairs_of(self, pos: int) -> list[tuple[int, int]]:
-        """The pairs (first, second sentence positions) sentence ``pos`` belongs to: with the one before, the
-        one after, both or neither."""
-        rows = (self.pair_at.get(pos - 1), self.pair_at.get(pos))
-        return [self.pairs[row] for row in rows if row is not None]
-
     @property
     def version(self) -> str:
         return self.manifest.version

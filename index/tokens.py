@@ -3,7 +3,7 @@
 A sentence's vector squeezes it into one point before it meets the question; its token vectors
 (EmbeddingGemma's last hidden states through its Dense layers, the ones whose mean is the sentence
 vector) let every question token find its best match in the sentence: MaxSim, as ColBERT scores.
-Measured with ``python -m eval.late_interaction`` (eval/README.md): re-scoring the service's best
+Measured with ``python -m research.late_interaction`` (eval/README.md): re-scoring the service's best
 candidates with it puts the right sentence first more often on every corpus, with no training.
 
 Kept small: the first ``dims`` dimensions of each token vector, renormalised (the Matryoshka cut the

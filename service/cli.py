@@ -14,10 +14,6 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")
-os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
-
 from service.cli_reports import cmd_coverage, cmd_eval, settings_for
 from service.settings import ROOT, Settings
 
@@ -155,28 +151,35 @@ def _read_batch(handle: TextIO) -> Iterator[tuple[int, dict[str, Any] | None, st
 
 
 def cmd_ask(args: argparse.Namespace) -> int:
-    from service.core import QuestionError, check_question
+    from service.core import QuestionError, check_text
     from service.startup import load_answerer
     from service.web.errors import envelope
     from service.web.routes.ask import result_body
 
-    settings = settings_for(args)
-    answerer = load_answerer(settings)
-    top_k = settings.top_k if args.top_k is None else args.top_k
-    if args.batch:
-        return _ask_batch(args, settings, answerer)
-    if not args.question:
+    if not args.batch and not args.question:
         print("sourcier ask: give a QUESTION or --batch FILE", file=sys.stderr)
         return 2
-    try:
-        question = check_question(args.question, top_k, settings.limits())
-    except QuestionError as exc:
+    settings = settings_for(args)
+
+    def refused(exc: QuestionError) -> int:
         if args.json:
             print(json.dumps(envelope(exc.code, exc.message), ensure_ascii=False))
         else:
             print(f"erreur : {exc.message}", file=sys.stderr)
         return 1
-    result = answerer.answer(question, top_k)
+
+    if not args.batch:
+        try:
+            check_text(args.question, settings.limits())  # refused before the model loads (seconds)
+        except QuestionError as exc:
+            return refused(exc)
+    answerer = load_answerer(settings)
+    if args.batch:
+        return _ask_batch(args, answerer)
+    try:
+        result = answerer.answer(args.question, args.top_k)
+    except QuestionError as exc:
+        return refused(exc)
     if args.json:
         print(json.dumps(result_body(answerer, result), ensure_ascii=False, indent=2))
     else:
@@ -184,15 +187,14 @@ def cmd_ask(args: argparse.Namespace) -> int:
     return 0
 
 
-def _ask_batch(args: argparse.Namespace, settings: Settings, answerer: Answerer) -> int:
+def _ask_batch(args: argparse.Namespace, answerer: Answerer) -> int:
     from tqdm import tqdm
 
-    from service.core import QuestionError, check_question
+    from service.core import QuestionError
     from service.web.errors import envelope
     from service.web.routes.ask import result_body
 
     failures = 0
-    default_top_k = settings.top_k if args.top_k is None else args.top_k
     with ExitStack() as stack:
         source = sys.stdin if args.batch == "-" else stack.enter_context(open(args.batch, encoding="utf-8"))
         out = stack.enter_context(open(args.out, "w", encoding="utf-8")) if args.out else sys.stdout
@@ -203,9 +205,8 @@ def _ask_batch(args: argparse.Namespace, settings: Settings, answerer: Answerer)
             try:
                 if problem:
                     raise QuestionError("invalid_line", problem)
-                top_k = record.get("top_k", default_top_k)
-                question = check_question(record.get("question"), top_k, settings.limits())
-                line: dict[str, Any] = {"id": ident, **result_body(answerer, answerer.answer(question, top_k))}
+                result = answerer.answer(record.get("question"), record.get("top_k", args.top_k))
+                line: dict[str, Any] = {"id": ident, **result_body(answerer, result)}
             except QuestionError as exc:
                 failures += 1
                 line = {"id": ident, **envelope(exc.code, exc.message)}
@@ -371,6 +372,11 @@ def parser() -> argparse.ArgumentParser:
 
 
 def main(argv: list[str] | None = None) -> int:
+    # before the model's libraries are imported (each command imports them when it needs them): the model is
+    # local (never fetched at run time), one BLAS thread per process, no tokenizer thread pool
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     args = parser().parse_args(argv)
     logging.basicConfig(
         level=logging.INFO if args.verbose else logging.WARNING,

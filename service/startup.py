@@ -1,5 +1,5 @@
 """From settings to a running Answerer: the encoder, the index (refused when built with another
-model or settings) and the answering configuration. Used by the API's lifespan, the CLI and eval."""
+model or settings) and the answering configuration. Used by the API's lifespan, hot reload, the CLI and eval."""
 
 from __future__ import annotations
 
@@ -24,11 +24,11 @@ def load_answerer(settings: Settings) -> Answerer:
 
 
 def answerer_for(index: Index, encoder: Encoder, config: AnswerConfig, folder: Path | None = None) -> Answerer:
-    """The Answerer of ``index``; when it had to measure the index's abstention threshold (an index
-    older than the measurement, or other scoring settings), the measurement is stored in the
-    manifest at ``folder`` so that the next start reads it. A folder that cannot be written only costs
-    the measurement again."""
-    answerer = Answerer(index, encoder, config)
+    """The warmed-up Answerer of ``index``: the one way to get one, at start, in the CLI and on hot reload.
+    When it had to measure the index's abstention threshold (an index older than the measurement, or
+    other scoring settings), the measurement is stored in the manifest at ``folder`` so that the next
+    start reads it. A folder that cannot be written only costs the measurement again."""
+    answerer = Answerer(index, encoder, config).warm_up()
     if answerer.measured_now and answerer.abstention is not None and folder is not None:
         try:
             store.record_abstention(folder, index.version, answerer.abstention.to_dict())

@@ -27,7 +27,8 @@ FIXTURES = Path(__file__).resolve().parent / "fixtures"
 def make_answerer(index: Index, encoder: Any, threshold: float, base_url: str = "", **scoring: Any) -> Answerer:
     """An Answerer with the settings' defaults, the given threshold, base URL and scoring overrides
     (``pair_margin=1.0``, ``number_penalty=0.0``...)."""
-    return Answerer(index, encoder, replace(Settings().answer_config(threshold), base_url=base_url, **scoring))
+    config = replace(Settings().answer_config(threshold), base_url=base_url, **scoring)
+    return Answerer(index, encoder, config).warm_up()
 
 
 class FakeEncoder:

@@ -2,7 +2,9 @@ import pytest
 
 from corpus.load import load
 from index.build import build
-from service.core import QuestionError, check_question, passage_url
+from service.core import Answerer, QuestionError, passage_url
+from service.core.lexical import asks_quantity
+from service.core.question import check_question
 from service.settings import Settings
 from tests.conftest import FIXTURES, make_answerer
 
@@ -109,8 +111,29 @@ def test_check_question_refuses_bad_input_in_french(question, top_k, code):
 
 def test_check_question_strips_and_accepts_500_characters():
     assert LIMITS.max_question_chars == 500  # the default setting
-    assert check_question("  Pourquoi ?  ", 3, LIMITS) == "Pourquoi ?"
-    assert check_question("é" * 500, 3, LIMITS) == "é" * 500
+    assert check_question("  Pourquoi ?  ", 3, LIMITS) == ("Pourquoi ?", 3)
+    assert check_question("é" * 500, 3, LIMITS) == ("é" * 500, 3)
+
+
+def test_answer_checks_the_raw_question_and_resolves_top_k(answerer):
+    """The one public call: what the API, the CLI and coverage hand it as the reader typed it."""
+    with pytest.raises(QuestionError) as caught:
+        answerer.answer("   ")
+    assert caught.value.code == "empty_question"
+    with pytest.raises(QuestionError) as caught:
+        answerer.answer("Quel nerf ?", top_k=LIMITS.max_top_k + 1)
+    assert caught.value.code == "invalid_top_k"
+    result = answerer.answer("  Quel nerf innerve le mollet ?  ")
+    assert result.question == "Quel nerf innerve le mollet ?"
+    assert len(result.passages) == min(answerer.config.top_k, len(answerer.index.chunks))
+
+
+def test_an_answerer_answers_only_once_warmed_up(seed_index, encoder):
+    cold = Answerer(seed_index, encoder, Settings().answer_config(threshold=0.3))
+    assert cold.overlap is None and cold.abstention is None  # the constructor only stores
+    with pytest.raises(RuntimeError, match="warm_up"):
+        cold.answer("Quel nerf innerve le mollet ?")
+    assert cold.warm_up() is cold and cold.warm_up().answer("Quel nerf innerve le mollet ?").answered
 
 
 def test_passage_url_escapes_ids(seed_index):
@@ -145,21 +168,28 @@ def test_a_two_part_question_gets_the_pair_and_a_one_part_question_one_sentence(
     assert alone.answer.text == one
 
 
-def test_candidates_are_ranked_with_the_signals_their_score_is_made_of(answerer):
-    found = answerer.candidates("Quel nerf innerve le mollet ?")
-    config = answerer.config
+@pytest.mark.parametrize("question", ["Quel nerf innerve le mollet ?", "Combien de crampes par nuit ?"])
+def test_candidates_are_ranked_by_the_score_their_signals_make(answerer, question):
+    """Each candidate's score is its sentence's and best chunk's cosines, its lexical overlap and the number
+    penalty, recomputed here from the index itself."""
+    explained = answerer.explain(question)
+    found, index, config = explained.candidates, answerer.index, answerer.config
     scores = [c.score for c in found.ranked]
-    assert scores == sorted(scores, reverse=True)
-    assert len(found.nearest) == min(config.sentence_candidates, len(answerer.index.sentences))
+    assert scores == sorted(scores, reverse=True) and found.support == scores[0]
+    weights = answerer.overlap.weights(question)
     for c in found.ranked:
+        own = float(index.sentence_vectors[c.pos] @ found.query)
+        chunk = max(float(index.chunk_vectors[k] @ found.query) for k in index.chunks_of_sentence[c.pos])
+        unnumbered = asks_quantity(question) and not answerer.numbered[c.pos]
         expected = (
-            config.sentence_weight * c.own
-            + (1 - config.sentence_weight) * c.chunk
-            + config.lexical_weight * c.lexical
-            - (config.number_penalty if c.unnumbered else 0.0)
+            config.sentence_weight * own
+            + (1 - config.sentence_weight) * chunk
+            + config.lexical_weight * answerer.overlap.share(weights, c.pos)
+            - (config.number_penalty if unnumbered else 0.0)
         )
         assert c.score == pytest.approx(expected) and c.first <= c.pos <= c.last
-    best = answerer.answer("Quel nerf innerve le mollet ?", top_k=1, threshold=-1.0).answer
+    assert asks_quantity(question) == found.needs_number
+    best = explained.result.answer
     top = found.ranked[0]
     first, last = answerer.index.sentences[top.first], answerer.index.sentences[top.last]
     assert best.score == round(top.score, 4) and (best.citation.start, best.citation.end) == (first.start, last.end)

@@ -15,7 +15,11 @@ from tests.conftest import SEED, FakeEncoder, make_answerer
 @pytest.fixture
 def fake_answerer(monkeypatch, seed_index, encoder):
     answerer = make_answerer(seed_index, encoder, threshold=0.3, base_url="http://test")
-    monkeypatch.setattr(startup_mod, "load_answerer", lambda settings: answerer)
+
+    def load(settings):  # the settings' own answering configuration (top_k…), over the seed index
+        return make_answerer(seed_index, encoder, threshold=0.3, base_url="http://test", top_k=settings.top_k)
+
+    monkeypatch.setattr(startup_mod, "load_answerer", load)
     return answerer
 
 

@@ -173,7 +173,7 @@ def test_the_representative_is_the_member_closest_to_the_others(encoder):
 
 def test_compare_lists_what_changed(strict, tmp_path, capsys):
     old = coverage_from_file(strict, QUESTIONS, OPTIONS)
-    stricter = Answerer(strict.index, strict.encoder, replace(strict.config, threshold=0.45))
+    stricter = Answerer(strict.index, strict.encoder, replace(strict.config, threshold=0.45)).warm_up()
     new = coverage_from_file(stricter, QUESTIONS, OPTIONS)
     write_reports(old, tmp_path / "old")
     write_reports(new, tmp_path / "new")

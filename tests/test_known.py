@@ -140,8 +140,8 @@ def test_the_learned_ranking_puts_the_model_s_first_article_first_then_score_and
     encoder = FakeEncoder()
     config = replace(make_answerer(faq_index, encoder, threshold=-1.0).config, ranking="learned")
     question = "peut on renouveler la période d'essai ?"
-    best = Answerer(faq_index, encoder, config, _by("article_gap")).candidates(question)
-    worst = Answerer(faq_index, encoder, config, _by("article_gap", -1.0)).candidates(question)
+    best = Answerer(faq_index, encoder, config, _by("article_gap")).warm_up().explain(question).candidates
+    worst = Answerer(faq_index, encoder, config, _by("article_gap", -1.0)).warm_up().explain(question).candidates
     doc = faq_index.sentences[best.ranked[0].pos].doc_id
     assert doc == "essai" and faq_index.sentences[worst.ranked[0].pos].doc_id != "essai"
     assert best.support == worst.support == max(c.score for c in best.ranked)  # abstention's number, unchanged

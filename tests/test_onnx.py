@@ -85,7 +85,7 @@ def test_int8_index_answers_verbatim_and_refuses_torch_queries(model_path, tmp_p
     index = build(load([SEED]), encoder, settings.index_config())
     store.save(index, settings.index_dir)
     assert index.manifest.model.runtime == encoder.runtime
-    result = Answerer(index, encoder, settings.answer_config()).answer("Quel nerf innerve le mollet ?")
+    result = Answerer(index, encoder, settings.answer_config()).warm_up().answer("Quel nerf innerve le mollet ?")
     assert result.answered and "nerf tibial" in result.answer.text
     citation = result.answer.citation
     assert index.articles[citation.doc_id].text[citation.start : citation.end] == result.answer.text

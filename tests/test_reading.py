@@ -5,7 +5,6 @@ abstention still decides on the best score without it."""
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -106,7 +105,7 @@ def test_reading_chooses_among_the_best_and_abstention_keeps_its_score(read_inde
     strong = make_answerer(read_index, encoder, threshold=0.1, reader_weight=100.0, ranking="hand")
     changed = 0
     for question in QUESTIONS:
-        plain, read, most = (a.candidates(question) for a in (off, on, strong))
+        plain, read, most = (a.explain(question).candidates for a in (off, on, strong))
         assert plain.support == read.support == most.support == plain.ranked[0].score
         assert all(c.reading is None for c in plain.ranked)
         n = on.config.reader_candidates
@@ -127,8 +126,8 @@ def test_the_learned_ranking_reads_every_candidate_and_keeps_the_support(read_in
     plain = make_answerer(read_index, encoder, threshold=0.1, reader_weight=0.0)
     learned = make_answerer(read_index, encoder, threshold=0.1)
     for question in QUESTIONS:
-        found = learned.candidates(question)
-        assert found.support == plain.candidates(question).support
+        found = learned.explain(question).candidates
+        assert found.support == plain.explain(question).candidates.support
         assert all(c.reading is not None and c.rank is not None for c in found.ranked)
 
 
@@ -136,7 +135,7 @@ def test_reading_never_answers_with_a_candidate_under_the_threshold(read_index):
     encoder = FakeTokenEncoder()
     question = QUESTIONS[0]
     scores = sorted(
-        (c.score for c in make_answerer(read_index, encoder, 0.0).candidates(question).ranked), reverse=True
+        (c.score for c in make_answerer(read_index, encoder, 0.0).explain(question).candidates.ranked), reverse=True
     )
     threshold = (scores[0] + scores[1]) / 2  # only the best candidate clears it
     result = make_answerer(read_index, encoder, threshold=threshold, reader_weight=100.0).answer(question)
@@ -151,20 +150,4 @@ def test_reading_never_answers_with_a_candidate_under_the_threshold(read_index):
 def test_an_index_without_tokens_is_answered_without_reading():
     index = build(load([SEED]), FakeEncoder(), FAKE_CONFIG)
     answerer = make_answerer(index, FakeTokenEncoder(), threshold=0.1)
-    assert all(c.reading is None for c in answerer.candidates(QUESTIONS[1]).ranked)
-    assert replace(answerer.config, reader_weight=0.0).reader_weight == 0.0
-
-
-def test_the_abstention_signals_of_reading(read_index):
-    """eval/reading_abstention.py: its signals are the candidates' own, and its AUC counts pairs."""
-    from eval.reading_abstention import auc, signals
-
-    answerer = make_answerer(read_index, FakeTokenEncoder(), threshold=0.1, reader_weight=0.5)
-    for question in QUESTIONS:
-        support, read, maxsim = signals(answerer, question)
-        found = answerer.candidates(question)
-        best = found.ranked[0]  # reading's choice: the best of score + 0.5 × MaxSim
-        assert support == found.support and read == pytest.approx(best.score + 0.5 * best.reading)
-        assert maxsim == max(c.reading for c in found.ranked[: answerer.config.reader_candidates])
-    assert auc(np.array([0.9, 0.8]), np.array([0.1, 0.85])) == 0.75
-    assert auc(np.array([0.5]), np.array([0.5])) == 0.5
+    assert all(c.reading is None for c in answerer.explain(QUESTIONS[1]).candidates.ranked)

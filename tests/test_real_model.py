@@ -20,7 +20,7 @@ def real():
     settings = Settings()
     encoder = model_mod.SentenceTransformerEncoder(fetch_mod.resolve(settings.model, settings.model_cache))
     index = build(load([SEED]), encoder, settings.index_config())
-    return Answerer(index, encoder, settings.answer_config())
+    return Answerer(index, encoder, settings.answer_config()).warm_up()
 
 
 # (question as readers type it, a piece of the sentence that answers it)

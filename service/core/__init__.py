@@ -4,8 +4,8 @@ knows of HTTP; the web adapter (``service.web``), the CLI and ``eval/`` use only
 from service.core.answer import Answerer
 from service.core.cite import heading_url, passage_url, section_title
 from service.core.config import AnswerConfig, Limits
-from service.core.question import QuestionError, check_question
-from service.core.results import Answer, Candidate, Candidates, Citation, KnownQuestion, Passage, Result
+from service.core.question import QuestionError, check_text
+from service.core.results import Answer, Candidate, Candidates, Citation, Explanation, KnownQuestion, Passage, Result
 
 __all__ = [
     "Answer",
@@ -14,12 +14,13 @@ __all__ = [
     "Candidate",
     "Candidates",
     "Citation",
+    "Explanation",
     "KnownQuestion",
     "Limits",
     "Passage",
     "QuestionError",
     "Result",
-    "check_question",
+    "check_text",
     "heading_url",
     "passage_url",
     "section_title",

@@ -37,7 +37,17 @@ from service.core.abstention import Abstention
 from service.core.cite import passage_url, section_title
 from service.core.config import AnswerConfig
 from service.core.lexical import Overlap, asks_quantity, has_number
-from service.core.results import Answer, Candidate, Candidates, Citation, KnownQuestion, Passage, Result
+from service.core.question import check_question, check_text
+from service.core.results import (
+    Answer,
+    Candidate,
+    Candidates,
+    Citation,
+    Explanation,
+    KnownQuestion,
+    Passage,
+    Result,
+)
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +55,12 @@ SHORT_SENTENCE = 60  # characters: an answer this short is usually a fragment ("
 
 
 class Answerer:
-    """Holds the index, the encoder and the configuration; ``answer()`` is the whole question path."""
+    """The answering component: the constructor stores, ``warm_up()`` prepares (lexical tables, the learned
+    ranking, the index's abstention measurement), ``answer()`` takes the reader's raw question.
+
+    ``service.startup.ready`` is the one way the service gets one (start, CLI, hot reload): it warms it
+    up and keeps a new measurement in the index's manifest.
+    """
 
     def __init__(
         self, index: Index, encoder: Encoder, config: AnswerConfig, ranker: ranking.Ranker | None = None
@@ -53,19 +68,34 @@ class Answerer:
         self.index = index
         self.encoder = encoder
         self.config = config
+        self.ranker = ranker  # None: the shipped model, loaded by warm_up (when the ranking is learned)
+        self.abstention: Abstention | None = None  # the index's own measurement, when it sets the threshold
+        self.measured_now = False  # warm_up found no current measurement in the manifest and made one
+        self.warm = False
+        self.overlap: Overlap | None = None
+        self.numbered: list[bool] = []
+        self.reader: tuple[TokenEncoder, Tokens] | None = None
+
+    def warm_up(self) -> Answerer:
+        """Build what answering reads and measure the abstention threshold when the index holds no current
+        measurement (a few seconds: the off-topic bank's questions asked once). Idempotent; returns self."""
+        if self.warm:
+            return self
+        index, config = self.index, self.config
         texts = [index.articles[s.doc_id].text[s.start : s.end] for s in index.sentences]
         self.overlap = Overlap(texts)
         self.numbered = [has_number(text) for text in texts]
         # Reading needs token vectors on both sides: the index's and the encoder's (decided once, not per question).
-        self.reader: tuple[TokenEncoder, Tokens] | None = None
-        if config.reader_weight > 0 and index.tokens is not None and isinstance(encoder, TokenEncoder):
-            self.reader = encoder, index.tokens
-        # the learned ranking: the shipped model (hash-checked), unless one is given (a fit measuring its own)
-        self.ranker = (ranker or ranking.load()) if config.ranking == "learned" else None
-        self.abstention: Abstention | None = None  # the index's own measurement, when it sets the threshold
-        self.measured_now = False  # the manifest held no current measurement: it was made now
+        if config.reader_weight > 0 and index.tokens is not None and isinstance(self.encoder, TokenEncoder):
+            self.reader = self.encoder, index.tokens
+        if config.ranking == "learned":
+            self.ranker = self.ranker or ranking.load()
+        else:
+            self.ranker = None
+        self.warm = True
         if config.threshold is None and index.sentences:
             self.abstention = self._abstention()
+        return self
 
     @property
     def threshold(self) -> float:
@@ -75,8 +105,7 @@ class Answerer:
         return self.abstention.threshold if self.abstention is not None else math.inf
 
     def _abstention(self) -> Abstention:
-        """The index manifest's bank measurement under the configured rule, else a new one (a few
-        seconds: the bank's questions asked once; ``sourcier build`` stores it in the manifest)."""
+        """The index manifest's bank measurement under the configured rule, else a new one."""
         config, scoring = self.config, self.config.scoring()
         found = abstention.stored(
             self.index.manifest.abstention, scoring, config.abstain_deviations, config.abstain_floor
@@ -86,31 +115,40 @@ class Answerer:
         log.info("index %s: measuring its abstention threshold on the off-topic bank", self.index.version)
         self.measured_now = True
         return abstention.measure(
-            lambda question: self.candidates(question).support,
+            lambda question: self._candidates(question).support,
             scoring,
             config.abstain_deviations,
             config.abstain_floor,
         )
 
-    def with_index(self, index: Index) -> Answerer:
-        """The same encoder and configuration over another index (its lexical tables rebuilt)."""
-        return Answerer(index, self.encoder, self.config, self.ranker)
+    def answer(self, question: object, top_k: object = None) -> Result:
+        """The answer to the reader's ``question`` as typed, with ``top_k`` passages (None: the configured
+        number), or an abstention saying why. A question that cannot be asked (not a text, empty, too long,
+        control characters) or a ``top_k`` out of bounds raises ``QuestionError``, before any work."""
+        return self._timed(question, top_k, abstain=True)[0]
 
-    def answer(self, question: str, top_k: int | None = None, threshold: float | None = None) -> Result:
-        """Answer ``question`` (already checked: ``check_question``); ``threshold`` overrides the
-        one of this index (the evaluation passes -inf to see the best candidate and its score)."""
+    def explain(self, question: object, top_k: object = None) -> Explanation:
+        """What evaluation reads: the answer the service would give if it never abstained, and every
+        candidate with its signals (``support``, the learned ranking's features and rank, reading)."""
+        result, found = self._timed(question, top_k, abstain=False)
+        return Explanation(result, found)
+
+    def _timed(self, question: object, top_k: object, abstain: bool) -> tuple[Result, Candidates | None]:
+        text, k = check_question(question, self.config.top_k if top_k is None else top_k, self.config.limits)
+        if not self.warm:
+            raise RuntimeError("Answerer.warm_up() must be called before answering")
         started = time.perf_counter()
-        result = self._answer(question, top_k or self.config.top_k, self.threshold if threshold is None else threshold)
+        result, found = self._answer(text, k, self.threshold if abstain else -math.inf)
         result.took_ms = round((time.perf_counter() - started) * 1000, 2)
-        return result
+        return result, found
 
-    def _answer(self, question: str, top_k: int, threshold: float) -> Result:
+    def _answer(self, question: str, top_k: int, threshold: float) -> tuple[Result, Candidates | None]:
         index = self.index
         result = Result(question, False, None, index_version=index.version)
         if not index.sentences:
             result.reason = "L'index ne contient aucun article."
-            return result
-        found = self.candidates(question, max(top_k, self.config.chunk_candidates))
+            return result, None
+        found = self._candidates(question, max(top_k, self.config.chunk_candidates))
         chunk_hits = found.chunk_hits
         result.passages = [self._passage(pos, score) for pos, score in chunk_hits[:top_k]]
         result.support = round(found.support, 4)
@@ -126,7 +164,7 @@ class Answerer:
                 result.reason += (
                     " La question demande un nombre ou une date ; le passage le plus proche n'en donne pas."
                 )
-            return result
+            return result, found
         chosen = self._select([c for c in found.ranked if c.score >= threshold], top_k)
         best = chosen[0]
         result.answered = True
@@ -134,9 +172,9 @@ class Answerer:
         result.answer = self._cite(best)
         result.alternatives = [self._cite(c) for c in chosen[1:]]
         result.passages = self._answer_first(best, found.query, chunk_hits, top_k)
-        return result
+        return result, found
 
-    def candidates(self, question: str, chunks: int | None = None) -> Candidates:
+    def _candidates(self, question: str, chunks: int | None = None) -> Candidates:
         """Every candidate answer to ``question``, best first, with its signals.
 
         Candidates are the nearest sentences and the sentences of the top chunks; each scores
@@ -148,7 +186,8 @@ class Answerer:
         ``score + reader_weight × reading``. ``chunks`` is how many chunks to retrieve (at least the
         configured chunk candidates).
         """
-        config, index = self.config, self.index
+        config, index, overlap = self.config, self.index, self.overlap
+        assert overlap is not None  # warm_up built it
         question_tokens = None
         if self.reader is not None:
             query, states = self.reader[0].encode_query_tokens(question)  # one model call for both
@@ -157,30 +196,30 @@ class Answerer:
             query = self.encoder.encode_queries([question])[0]
         chunk_hits = index.search_chunks(query, max(chunks or 0, config.chunk_candidates))
         nearest = index.search_sentences(query, config.sentence_candidates)
-        weights = self.overlap.weights(question)
+        weights = overlap.weights(question)
         needs_number = config.number_penalty > 0 and asks_quantity(question)
-        rank = {pos: r for r, (pos, _) in enumerate(nearest)}
         heading_scores = index.heading_scores(query)
         known = self._known(heading_scores)
         positions = self._positions(nearest, chunk_hits)
         if self.ranker is not None and known is not None and known.score >= config.known_question:
             positions |= self._opening(known)  # the answer is sought in the matched question's section too
+        chunk_similarity: dict[int, float] = {}  # a chunk's cosine, once per question: its sentences share it
         scored = []
         for pos in sorted(positions):
             own = float(index.sentence_vectors[pos] @ query)
-            chunk = max(float(index.chunk_vectors[c] @ query) for c in index.chunks_of_sentence[pos])
-            lexical = self.overlap.share(weights, pos)
+            for c in index.chunks_of_sentence[pos]:
+                if c not in chunk_similarity:
+                    chunk_similarity[c] = float(index.chunk_vectors[c] @ query)
+            chunk = max(chunk_similarity[c] for c in index.chunks_of_sentence[pos])
             unnumbered = needs_number and not self.numbered[pos]
             score = (
                 config.sentence_weight * own
                 + (1 - config.sentence_weight) * chunk
-                + config.lexical_weight * lexical
+                + config.lexical_weight * overlap.share(weights, pos)
                 - (config.number_penalty if unnumbered else 0.0)
             )
             first, last = self._extend(pos, query)
-            scored.append(
-                Candidate(pos, first, last, score, own, chunk, lexical, unnumbered, rank.get(pos, len(nearest)))
-            )
+            scored.append(Candidate(pos, first, last, score))
         scored.sort(key=lambda c: -c.score)  # stable: ties keep the order candidates were gathered in
         support = scored[0].score if scored else -math.inf
         if self.ranker is not None:
@@ -192,7 +231,7 @@ class Answerer:
             ]
             read.sort(key=lambda c: -(c.score + config.reader_weight * (c.reading or 0.0)))
             scored[: len(read)] = read
-        return Candidates(query, chunk_hits, nearest, needs_number, scored, support, known)
+        return Candidates(query, chunk_hits, needs_number, scored, support, known)
 
     def _rank(
         self,
@@ -210,7 +249,7 @@ class Answerer:
         if self.reader is not None and question_tokens is not None:
             tokens = self.reader[1]
             scored = [replace(c, reading=tokens.maxsim(question_tokens, c.pos)) for c in scored]
-        signals = self._signals(scored, nearest, heading_scores)
+        signals = ranking.signals(index, scored, nearest, heading_scores)
         docs = list(signals)
         rows = np.array([[signals[doc][name] for name in self.ranker.features] for doc in docs])
         rank = dict(zip(docs, (float(r) for r in self.ranker.score(rows))))
@@ -221,43 +260,6 @@ class Answerer:
             ranked.append(replace(c, features=features, rank=rank[doc]))
         ranked.sort(key=lambda c: (-(c.rank or 0.0), -(c.score + weight * (c.reading or 0.0))))
         return ranked
-
-    def _signals(
-        self, scored: list[Candidate], nearest: list[tuple[int, float]], heading_scores: np.ndarray
-    ) -> dict[str, dict[str, float]]:
-        """Each candidate article's ``ranking.SIGNALS``, by article id."""
-        index = self.index
-        best: dict[str, float] = {}
-        reading: dict[str, float] = {}
-        for c in scored:
-            doc = index.sentences[c.pos].doc_id
-            best[doc] = max(best.get(doc, -math.inf), c.score)
-            reading[doc] = max(reading.get(doc, -math.inf), c.reading or 0.0)
-        share: dict[str, float] = {}
-        for pos, _ in nearest:
-            doc = index.sentences[pos].doc_id
-            share[doc] = share.get(doc, 0.0) + 1 / len(nearest)
-        known: dict[str, tuple[float, bool]] = {}
-        for doc in best:
-            rows = index.headings_of.get(doc, [])
-            row = max(rows, key=lambda r: heading_scores[r]) if rows else None
-            known[doc] = (float(heading_scores[row]), index.headings[row].question) if row is not None else (0.0, False)
-        top_score, top_reading = max(best.values()), max(reading.values())
-        top_known = max(k for k, _ in known.values())
-        signals = {}
-        for doc in best:
-            value, question = known[doc]
-            signals[doc] = {
-                "article_gap": best[doc] - top_score,
-                "article_share": share.get(doc, 0.0),
-                "known_article": value,
-                "known_gap": value - top_known,
-                "known_is_question": float(question),
-                "known_question_article": value if question else 0.0,
-                "known_question_gap": value - top_known if question else 0.0,
-                "reading_gap": reading[doc] - top_reading,
-            }
-        return signals
 
     def _known(self, heading_scores: np.ndarray) -> KnownQuestion | None:
         """The known question closest to the question's vector, whatever its score."""
@@ -273,12 +275,13 @@ class Answerer:
             heading.doc_id, article.title, heading.section, heading.text, heading.question, round(score, 4)
         )
 
-    def suggest(self, text: str, k: int) -> list[KnownQuestion]:
+    def suggest(self, text: object, k: int) -> list[KnownQuestion]:
         """The site's known questions (titles, headings) closest to ``text``, best first, one per text:
-        what the widget proposes while the reader types."""
+        what the widget proposes while the reader types. ``text`` is checked like a question."""
+        checked = check_text(text, self.config.limits)
         if not self.index.headings:
             return []
-        scores = self.index.heading_scores(self.encoder.encode_queries([text])[0])
+        scores = self.index.heading_scores(self.encoder.encode_queries([checked])[0])
         found: list[KnownQuestion] = []
         for row in np.argsort(-scores, kind="stable"):
             if len(found) == k:

@@ -23,16 +23,20 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from index.search import Index
+from service.core.results import Candidate
+
 RANKER_FILE = Path(__file__).resolve().parent / "ranker.json"
 RANKER_SHA256 = "7789e4b3840dfdfc749c1791b8e7d9a71ccd6400d5818e26a59b433cd31fb3e8"
 
-# The signals of a candidate article (``service.core.answer`` computes them all; a model reads some).
+# The signals of a candidate article (``signals`` computes them all; a model reads some).
 SIGNALS = (
     "article_gap",  # the article's best score - the best score of all candidates (0 for the best article)
     "article_share",  # share of the question's nearest sentences that come from the article
@@ -98,3 +102,41 @@ def load(path: Path = RANKER_FILE) -> Ranker:
         return Ranker.from_dict(json.loads(Path(path).read_text(encoding="utf-8")))
     except (OSError, ValueError, KeyError, TypeError) as exc:
         raise RankerError(f"cannot read the ranking model {path} ({exc})") from exc
+
+
+def signals(
+    index: Index, scored: list[Candidate], nearest: list[tuple[int, float]], heading_scores: np.ndarray
+) -> dict[str, dict[str, float]]:
+    """Each candidate article's ``SIGNALS``, by article id: what the model reads of the candidates (their
+    scores and readings), of the nearest sentences and of the known questions' cosines."""
+    best: dict[str, float] = {}
+    reading: dict[str, float] = {}
+    for c in scored:
+        doc = index.sentences[c.pos].doc_id
+        best[doc] = max(best.get(doc, -math.inf), c.score)
+        reading[doc] = max(reading.get(doc, -math.inf), c.reading or 0.0)
+    share: dict[str, float] = {}
+    for pos, _ in nearest:
+        doc = index.sentences[pos].doc_id
+        share[doc] = share.get(doc, 0.0) + 1 / len(nearest)
+    known: dict[str, tuple[float, bool]] = {}
+    for doc in best:
+        rows = index.headings_of.get(doc, [])
+        row = max(rows, key=lambda r: heading_scores[r]) if rows else None
+        known[doc] = (float(heading_scores[row]), index.headings[row].question) if row is not None else (0.0, False)
+    top_score, top_reading = max(best.values()), max(reading.values())
+    top_known = max(k for k, _ in known.values())
+    signals = {}
+    for doc in best:
+        value, question = known[doc]
+        signals[doc] = {
+            "article_gap": best[doc] - top_score,
+            "article_share": share.get(doc, 0.0),
+            "known_article": value,
+            "known_gap": value - top_known,
+            "known_is_question": float(question),
+            "known_question_article": value if question else 0.0,
+            "known_question_gap": value - top_known if question else 0.0,
+            "reading_gap": reading[doc] - top_reading,
+        }
+    return signals

@@ -70,22 +70,13 @@ class Result:
 
 @dataclass(frozen=True)
 class Candidate:
-    """One candidate answer with the signals its score is made of, so that evaluation tools can
-    study the ranking without restating it.
-
-    ``pos`` is the sentence in ``Index.sentences``; ``first``/``last`` the sentences the answer
-    spans once paired with a neighbour (both ``pos`` when it stands alone).
-    """
+    """One candidate answer: ``pos`` is the sentence in ``Index.sentences``; ``first``/``last`` the
+    sentences the answer spans once paired with a neighbour (both ``pos`` when it stands alone)."""
 
     pos: int
     first: int
     last: int
-    score: float
-    own: float  # the sentence's cosine similarity to the question
-    chunk: float  # its best chunk's similarity
-    lexical: float  # share of the question's rare words found in the sentence (IDF-weighted)
-    unnumbered: bool  # the question asks for a number and the sentence states none (penalised)
-    nearest_rank: int  # rank among the nearest sentences (their count when it came from a chunk only)
+    score: float  # what abstention compares with the threshold (see Answerer._candidates)
     reading: float | None = None  # MaxSim of question and sentence token vectors; None: not read
     features: tuple[float, ...] = ()  # its article's signals (service.core.ranking.SIGNALS)
     rank: float | None = None  # its article's log-odds under the learned ranking; None: ranked by hand
@@ -96,13 +87,21 @@ class Candidates:
     """Every candidate of a question, best first, with the retrieval they came from.
 
     ``support`` is the best score (without reading): how well the corpus supports an answer, the one
-    number abstention decides on; ``ranked`` puts first the candidate reading chose among the best.
+    number abstention decides on; ``ranked`` puts first the candidate the ranking chose.
     """
 
-    query: np.ndarray  # the question's vector, for callers that compare it with more units
+    query: np.ndarray  # the question's vector
     chunk_hits: list[tuple[int, float]]  # (chunk position, similarity), best first
-    nearest: list[tuple[int, float]]  # (sentence position, similarity), best first
     needs_number: bool
     ranked: list[Candidate]
     support: float
     known: KnownQuestion | None = None  # the closest known question, whatever its score
+
+
+@dataclass(frozen=True)
+class Explanation:
+    """``Answerer.explain``: the answer as if the service never abstained, and the candidates behind it
+    (None for an empty index), for evaluation's numbers without abstention and the ranking's fit."""
+
+    result: Result
+    candidates: Candidates | None

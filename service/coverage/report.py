@@ -19,7 +19,7 @@ from typing import Any
 from tqdm import tqdm
 
 from index.search import Index
-from service.core import Answerer, Limits, QuestionError, Result, check_question, passage_url, section_title
+from service.core import Answerer, QuestionError, Result, passage_url, section_title
 from service.coverage.clusters import Cluster, cluster_questions
 from service.coverage.questions import read_questions
 from service.settings import Settings
@@ -34,12 +34,10 @@ class Options:
     with ``/api/ask``. The status needs no option of its own: the answerer's ``confident`` decides it."""
 
     cluster_similarity: float
-    top_k: int
-    limits: Limits
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Options:
-        return cls(settings.cluster_similarity, settings.top_k, settings.limits())
+        return cls(settings.cluster_similarity)
 
 
 @dataclass(frozen=True)
@@ -126,11 +124,11 @@ def ask_questions(
     covered, skipped = [], []
     for number, raw in tqdm(rows, desc="questions", unit="q", disable=not progress):
         try:
-            question = check_question(raw, options.top_k, options.limits)
+            result = answerer.answer(raw)
         except QuestionError as exc:
             skipped.append(Skipped(number, raw, exc.code, exc.message))
             continue
-        result = answerer.answer(question, options.top_k)
+        question = result.question
         if result.answered and result.answer is not None:
             status = status_of(result)
             covered.append(
@@ -220,7 +218,7 @@ def build_report(
         "threshold": answerer.threshold,
         "confident_margin": answerer.config.confident_margin,
         "cluster_similarity": options.cluster_similarity,
-        "top_k": options.top_k,
+        "top_k": answerer.config.top_k,
         "articles": len(articles),
         "sections": len(sections),
         "passages": len(passages),

@@ -7,16 +7,26 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from corpus.load import Article
 from service.core.answer import Answerer
 from service.settings import Settings
 from service.storage import Store
 from service.storage.querylog import QueryLog
+from service.web.errors import APIError
 from service.web.widget import WidgetScript
 
 
 def get_answerer(request: Request) -> Answerer:
     answerer: Answerer = request.app.state.answerer
     return answerer
+
+
+def find_article(answerer: Answerer, doc_id: str) -> Article:
+    """The served index's article ``doc_id``, or the 404 ``unknown_article`` (articles and feedback)."""
+    article = answerer.index.articles.get(doc_id)
+    if article is None:
+        raise APIError(404, "unknown_article", f"Article inconnu : {doc_id!r}.")
+    return article
 
 
 def get_db(request: Request) -> Store:

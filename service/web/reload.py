@@ -27,6 +27,7 @@ from index.manifest import StoreError, read_manifest
 from index.search import Index
 from service.core.answer import Answerer
 from service.settings import Settings
+from service.startup import answerer_for
 
 log = logging.getLogger(__name__)
 
@@ -96,14 +97,15 @@ class IndexReloader:
         old = self.version
         try:
             index = load_stable(self.settings, self.state.answerer)
-            # the served encoder and configuration over the new index; the old Answerer is left
-            # untouched for the requests still using it
-            fresh = self.state.answerer.with_index(index)
+            if index.version == old:
+                return ReloadResult(False, old, "up to date")
+            # the served encoder and configuration over the new index, warmed up (and its abstention
+            # measurement kept) like at start; the old Answerer is left untouched for the requests using it
+            served = self.state.answerer
+            fresh = answerer_for(index, served.encoder, served.config, self.settings.index_dir)
         except Exception as exc:  # noqa: BLE001 - any failure must leave the old index serving
             log.error("index reload failed, still serving %s: %s", old, exc)
             return ReloadResult(False, old, str(exc))
-        if index.version == old:
-            return ReloadResult(False, old, "up to date")
         self.state.answerer = fresh  # one assignment: a request sees the old Answerer or the new one
         log.warning("index reloaded: %s -> %s (%d articles)", old, index.version, len(index.articles))
         return ReloadResult(True, index.version, f"{old} -> {index.version}")

@@ -59,7 +59,7 @@ def test_serve_refuses_a_faulty_index_and_says_what_to_run(tmp_path, how):
 def fake_loader(settings: Settings) -> Answerer:
     encoder = FakeEncoder()
     index = store.load(settings.index_dir, settings.index_config(), encoder.name, encoder.dims)
-    return Answerer(index, encoder, settings.answer_config())
+    return Answerer(index, encoder, settings.answer_config()).warm_up()
 
 
 @pytest.fixture

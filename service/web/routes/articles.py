@@ -8,21 +8,11 @@ from typing import Any
 from fastapi import APIRouter
 from fastapi.responses import HTMLResponse
 
-from corpus.load import Article
-from service.core.answer import Answerer
-from service.web.deps import AnswererDep
-from service.web.errors import APIError
+from service.web.deps import AnswererDep, find_article
 from service.web.pages import article_page
 from service.web.schemas import ArticleOut
 
 router = APIRouter(tags=["articles"])
-
-
-def find_article(answerer: Answerer, doc_id: str) -> Article:
-    article = answerer.index.articles.get(doc_id)
-    if article is None:
-        raise APIError(404, "unknown_article", f"Article inconnu : {doc_id!r}.")
-    return article
 
 
 @router.get("/api/articles/{doc_id:path}", response_model=ArticleOut)

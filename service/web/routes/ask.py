@@ -11,12 +11,10 @@ from fastapi import APIRouter, Query
 
 from service.core.answer import Answerer
 from service.core.cite import heading_url
-from service.core.question import check_question
 from service.core.results import KnownQuestion, Result
-from service.settings import Settings
 from service.storage import LoggedQuery
 from service.storage.querylog import QueryLog
-from service.web.deps import AnswererDep, QueryLogDep, SettingsDep
+from service.web.deps import AnswererDep, QueryLogDep
 from service.web.schemas import AskRequest, AskResponse
 
 router = APIRouter(tags=["ask"])
@@ -53,11 +51,7 @@ def result_body(answerer: Answerer, result: Result) -> dict[str, Any]:
     return body
 
 
-def ask(
-    answerer: Answerer, query_log: QueryLog | None, settings: Settings, question: str, top_k: int | None
-) -> dict[str, Any]:
-    top_k = settings.top_k if top_k is None else top_k
-    question = check_question(question, top_k, answerer.config.limits)
+def ask(answerer: Answerer, query_log: QueryLog | None, question: str, top_k: int | None) -> dict[str, Any]:
     result = answerer.answer(question, top_k)
     if query_log is not None:
         query_log.record(logged(result))
@@ -65,16 +59,15 @@ def ask(
 
 
 @router.post("/api/ask", response_model=AskResponse)
-def ask_post(body: AskRequest, answerer: AnswererDep, query_log: QueryLogDep, settings: SettingsDep) -> dict[str, Any]:
-    return ask(answerer, query_log, settings, body.question, body.top_k)
+def ask_post(body: AskRequest, answerer: AnswererDep, query_log: QueryLogDep) -> dict[str, Any]:
+    return ask(answerer, query_log, body.question, body.top_k)
 
 
 @router.get("/api/ask", response_model=AskResponse)
 def ask_get(
     answerer: AnswererDep,
     query_log: QueryLogDep,
-    settings: SettingsDep,
     q: Annotated[str, Query(description="La question.")] = "",
     top_k: Annotated[int | None, Query(description="Nombre de passages ; par défaut SOURCIER_TOP_K.")] = None,
 ) -> dict[str, Any]:
-    return ask(answerer, query_log, settings, q, top_k)
+    return ask(answerer, query_log, q, top_k)

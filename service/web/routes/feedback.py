@@ -7,11 +7,10 @@ import time
 
 from fastapi import APIRouter
 
-from service.core.question import check_question
+from service.core.question import check_text
 from service.storage import Feedback
-from service.web.deps import AnswererDep, DatabaseDep
+from service.web.deps import AnswererDep, DatabaseDep, find_article
 from service.web.errors import APIError
-from service.web.routes.articles import find_article
 from service.web.schemas import FeedbackRequest, FeedbackResponse
 
 router = APIRouter(tags=["feedback"])
@@ -19,7 +18,7 @@ router = APIRouter(tags=["feedback"])
 
 @router.post("/api/feedback", response_model=FeedbackResponse, status_code=201)
 def post_feedback(body: FeedbackRequest, answerer: AnswererDep, db: DatabaseDep) -> FeedbackResponse:
-    question = check_question(body.question, 1, answerer.config.limits)
+    question = check_text(body.question, answerer.config.limits)
     article = find_article(answerer, body.doc_id)
     if not body.start < body.end <= len(article.text):
         raise APIError(422, "invalid_citation", "Les positions de la réponse ne correspondent pas à l'article.")

@@ -8,7 +8,6 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query
 
-from service.core.question import check_question
 from service.web.deps import AnswererDep
 from service.web.routes.ask import known_body
 from service.web.schemas import SuggestionsOut
@@ -24,5 +23,5 @@ def suggest(
     q: Annotated[str, Query(description="Le début de la question du lecteur.")] = "",
     k: Annotated[int, Query(ge=1, le=MAX_SUGGESTIONS, description="Nombre de suggestions (1 à 10).")] = 5,
 ) -> dict[str, Any]:
-    text = check_question(q, 1, answerer.config.limits)  # the same refusals as a question (empty, too long…)
-    return {"suggestions": [known_body(answerer, known) for known in answerer.suggest(text, k)]}
+    # the text is refused like a question (empty, too long…)
+    return {"suggestions": [known_body(answerer, known) for known in answerer.suggest(q, k)]}

@@ -1,6 +1,6 @@
 """Measure a reader idea offline: late interaction over EmbeddingGemma's token states (issue 14).
 
-    python -m eval.late_interaction --set seed --set piaf-ci      # ~25 min here, most of it torch
+    python -m research.late_interaction --set seed --set piaf-ci      # ~25 min here, most of it torch
 
 The bi-encoder squeezes a sentence into one vector before it meets the question; late interaction
 (ColBERT's MaxSim) keeps one vector per token and lets every question token find its best match in
@@ -42,6 +42,7 @@ from eval.sets import EvalSet, load_set, piaf_training
 from index.build import sentence_input
 from index.encoder import TokenEncoder
 from index.tokens import quantize, question_vectors
+from research import signals
 from service.core import Answerer
 
 CANDIDATES = 10  # the service's best candidates re-scored per question
@@ -137,13 +138,13 @@ def gather(eval_set: EvalSet, answerer: Answerer, states: TokenStates | None) ->
     for q in eval_set.questions:
         if not q.answerable or not q.answers:
             continue
-        ranked = answerer.candidates(q.question).ranked[:CANDIDATES]
+        ranked = signals.candidates(answerer, q.question).ranked[:CANDIDATES]
         question = states.question(q.question) if states is not None else np.zeros((0, 768), np.float32)
         as_served = None
         if served is not None and isinstance(encoder, TokenEncoder):
             query_states = encoder.encode_query_tokens(q.question)[1]
             as_served = question_vectors(query_states, served.dims)
-            if states is None:  # kept for the trained head (eval.token_head): the service's own query states
+            if states is None:  # kept for the trained head (research.token_head): the service's own query states
                 question = query_states
         maxsims = []
         for c in ranked:
@@ -176,7 +177,7 @@ def pairs_of(answerer: Answerer, eval_set: EvalSet, count: int) -> list[tuple[st
     """The first ``count`` answerable questions, each with the sentence of its best candidate."""
     index, pairs = answerer.index, []
     for q in [q for q in eval_set.questions if q.answerable][:count]:
-        s = index.sentences[answerer.candidates(q.question).ranked[0].pos]
+        s = index.sentences[signals.candidates(answerer, q.question).ranked[0].pos]
         pairs.append((q.question, index.articles[s.doc_id].text[s.start : s.end]))
     return pairs
 
@@ -277,7 +278,7 @@ def restore(path: Path) -> Gathered:
 def main(argv: list[str] | None = None) -> int:
     from service.settings import Settings
 
-    parser = argparse.ArgumentParser(prog="python -m eval.late_interaction", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m research.late_interaction", description=__doc__.split("\n")[0])
     parser.add_argument("--set", action="append", dest="sets", required=True, help="a set name (repeatable)")
     parser.add_argument("--cost", action="store_true", help="also time a question against a question + sentence")
     parser.add_argument("--saved", type=Path, default=Path("artifacts/late_interaction"), help="where sets are kept")
@@ -304,7 +305,7 @@ def main(argv: list[str] | None = None) -> int:
         eval_set = load(name)
         index = eval_index(eval_set, encoder, settings.index_config(), eval_folder(settings, eval_set), progress=True)
         # The bi-encoder's own candidates, in its order: the service's reading is what is measured here.
-        answerer = Answerer(index, encoder, replace(settings.answer_config(threshold=0.0), reader_weight=0.0))
+        answerer = Answerer(index, encoder, replace(settings.answer_config(threshold=0.0), reader_weight=0.0)).warm_up()
         if args.cost:
             timed = cost(answerer, eval_set)
             print(

@@ -10,7 +10,10 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
-from eval.late_interaction import (
+from eval.sets import piaf_set
+from index.build import build
+from index.tokens import question_vectors
+from research.late_interaction import (
     CANDIDATES,
     VARIANTS,
     Asked,
@@ -22,9 +25,6 @@ from eval.late_interaction import (
     save,
     stored,
 )
-from eval.sets import piaf_set
-from index.build import build
-from index.tokens import question_vectors
 from service.core import Answerer
 from service.settings import Settings
 from tests.conftest import FAKE_CONFIG, FakeEncoder, FakeTokenEncoder
@@ -52,7 +52,7 @@ class WordStates:
 def asked():
     eval_set = piaf_set(articles_limit=4)
     index = build(eval_set.articles, FakeEncoder(), FAKE_CONFIG)
-    answerer = Answerer(index, FakeEncoder(), Settings().answer_config(threshold=0.0))
+    answerer = Answerer(index, FakeEncoder(), Settings().answer_config(threshold=0.0)).warm_up()
     return answerer, eval_set, gather(eval_set, answerer, WordStates()).asked
 
 
@@ -65,7 +65,7 @@ def test_alpha_zero_is_the_service_answer_and_maxsim_is_bounded(asked):
     assert all(np.isnan(a.maxsim[:, -1]).all() for a in rows)  # the fake encoder's index has no token vectors
     # gather keeps the service's order: candidate 0 is the one the service answers with.
     first = answerable[0]
-    assert rows[0].score[0] == pytest.approx(answerer.candidates(first.question).ranked[0].score)
+    assert rows[0].score[0] == pytest.approx(answerer.explain(first.question).candidates.ranked[0].score)
     assert hit_rate(rows, 0.0) == pytest.approx(np.mean([a.hit[0] for a in rows]))
     # A question word found verbatim in a sentence gives it a best cosine of 1 for that word.
     assert max(float(a.maxsim[:, :-1].max()) for a in rows) > 0.2
@@ -98,7 +98,7 @@ def test_stored_token_vectors_are_unit_length_and_int8_rounding_stays_close():
 def test_a_kept_set_comes_back_as_it_was(tmp_path):
     eval_set = piaf_set(articles_limit=2)
     index = build(eval_set.articles, FakeEncoder(), FAKE_CONFIG)
-    answerer = Answerer(index, FakeEncoder(), Settings().answer_config(threshold=0.0))
+    answerer = Answerer(index, FakeEncoder(), Settings().answer_config(threshold=0.0)).warm_up()
     gathered = gather(eval_set, answerer, WordStates())
     save(tmp_path / "set.npz", gathered)
     back = restore(tmp_path / "set.npz")
@@ -116,7 +116,7 @@ def test_served_reading_is_the_index_maxsim_the_service_uses():
     eval_set = piaf_set(articles_limit=2)
     encoder = FakeTokenEncoder()
     index = build(eval_set.articles, encoder, FAKE_CONFIG)
-    answerer = Answerer(index, encoder, replace(Settings().answer_config(threshold=0.0), reader_weight=0.0))
+    answerer = Answerer(index, encoder, replace(Settings().answer_config(threshold=0.0), reader_weight=0.0)).warm_up()
     gathered = gather(eval_set, answerer, None)
     first = next(q for q in eval_set.questions if q.answerable and q.answers)
     served = question_vectors(encoder.encode_query_tokens(first.question)[1], index.tokens.dims)

@@ -1,6 +1,6 @@
 """Could reading decide abstention better than the score it has now? (issue 14, near-topic questions)
 
-    python -m eval.reading_abstention --set piaf-ci --set seed       # ~1 min here once the indexes exist
+    python -m research.reading_abstention --set piaf-ci --set seed       # ~1 min here once the indexes exist
 
 Abstention decides on ``support``, the best candidate's score without reading. Questions of articles
 left out of the index (piaf-ci's held-out articles: near-topic, the same encyclopaedia) and the seed's
@@ -20,6 +20,7 @@ import numpy as np
 
 from eval.run import eval_folder, eval_index
 from eval.sets import load_set
+from research.signals import candidates
 from service.core import Answerer
 
 SIGNALS = ("support", "support + reading", "MaxSim alone")
@@ -27,7 +28,7 @@ SIGNALS = ("support", "support + reading", "MaxSim alone")
 
 def signals(answerer: Answerer, question: str) -> tuple[float, float, float]:
     """The three signals of one question, from the service's own candidates."""
-    found = answerer.candidates(question)
+    found = candidates(answerer, question)
     weight = answerer.config.reader_weight
     read = found.ranked[: answerer.config.reader_candidates]
     maxsims = [c.reading or 0.0 for c in read]
@@ -43,7 +44,7 @@ def auc(answerable: np.ndarray, unanswerable: np.ndarray) -> float:
 def main(argv: list[str] | None = None) -> int:
     from service.settings import Settings
 
-    parser = argparse.ArgumentParser(prog="python -m eval.reading_abstention", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m research.reading_abstention", description=__doc__.split("\n")[0])
     parser.add_argument("--set", action="append", dest="sets", required=True, help="a set name (repeatable)")
     args = parser.parse_args(argv)
     settings = Settings()
@@ -53,7 +54,7 @@ def main(argv: list[str] | None = None) -> int:
     for name in args.sets:
         eval_set = load_set(name)
         index = eval_index(eval_set, encoder, settings.index_config(), eval_folder(settings, eval_set))
-        answerer = Answerer(index, encoder, settings.answer_config(threshold=0.0))
+        answerer = Answerer(index, encoder, settings.answer_config(threshold=0.0)).warm_up()
         rows: dict[bool, list[tuple[float, float, float]]] = {True: [], False: []}
         for q in eval_set.questions:
             rows[q.answerable].append(signals(answerer, q.question))

@@ -1,12 +1,12 @@
 """Train a head for reading: where the question's and the sentences' token vectors should look (issue 14).
 
-    python -m eval.late_interaction --served --set seed --set piaf-ci --set service-public-ci --set piaf-training
-    python -m eval.token_head --shape weights --lr 1e-2 --epochs 10        # ~4 min here; the others below
+    python -m research.late_interaction --served --set seed --set piaf-ci --set service-public-ci --set piaf-training
+    python -m research.token_head --shape weights --lr 1e-2 --epochs 10        # ~4 min here; the others below
 
 Reading (``service.core.answer``) re-scores the service's best candidates with MaxSim between the
 question's token vectors and each sentence's, both EmbeddingGemma's own, untrained for the task. A
 ColBERT-style head learns where to look, trained on what the service already has (the index's int8
-token vectors and its query call's token states, kept by ``eval.late_interaction --served``), so that
+token vectors and its query call's token states, kept by ``research.late_interaction --served``), so that
 the index and its build stay as they are and a head would apply at question time to the ten
 candidates read. ``--shape`` says what is trained, each part starting from what the service does now:
 
@@ -34,10 +34,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from eval.late_interaction import Gathered, load, restore
 from eval.run import eval_folder
 from eval.sets import piaf_training
 from index.tokens import Tokens
+from research.late_interaction import Gathered, load, restore
 
 SETS = ("seed", "piaf-ci", "service-public-ci")
 SHAPES = {"full", "diagonal", "weights"}
@@ -189,9 +189,9 @@ def train(
 def main(argv: list[str] | None = None) -> int:
     from service.settings import Settings
 
-    parser = argparse.ArgumentParser(prog="python -m eval.token_head", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m research.token_head", description=__doc__.split("\n")[0])
     parser.add_argument(
-        "--saved", type=Path, default=Path("artifacts/late_interaction"), help="eval.late_interaction's"
+        "--saved", type=Path, default=Path("artifacts/late_interaction"), help="research.late_interaction's"
     )
     parser.add_argument("--epochs", type=int, default=6)
     parser.add_argument("--lr", type=float, default=1e-3, help="Adam's learning rate")

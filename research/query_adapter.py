@@ -1,7 +1,7 @@
 """Measure a reader idea offline: query-side fine-tuning of the question vector (issue 14, first option).
 
-    python -m eval.query_adapter                      # the recipes of eval/README.md, ~20 min with its index
-    python -m eval.query_adapter --hidden 16 --epochs 4 --learning-rate 3e-4
+    python -m research.query_adapter                      # the recipes of eval/README.md, ~20 min with its index
+    python -m research.query_adapter --hidden 16 --epochs 4 --learning-rate 3e-4
 
 A small residual network on the bi-encoder's question vector (``q + up(gelu(down(q)))``, normalised) is
 trained so that the service's own score, computed with that vector, puts the sentence holding the answer
@@ -28,6 +28,7 @@ import numpy as np
 from eval.metrics import Span, contains_gold
 from eval.run import eval_folder, eval_index
 from eval.sets import EvalQuestion, piaf_training
+from research import signals
 from service.core import Answerer
 
 TEMPERATURE = 0.05  # cosine-scale scores: a 0.05 lead is one unit of logit
@@ -65,7 +66,8 @@ def gather(questions: list[EvalQuestion], answerer: Answerer) -> list[Asked]:
     for q in questions:
         if not q.answerable or not q.answers:
             continue
-        found = answerer.candidates(q.question)
+        found = signals.candidates(answerer, q.question)
+        part = signals.parts(answerer, q.question, found)
 
         def holds(first: int, last: int, q: EvalQuestion = q) -> bool:
             a, b = index.sentences[first], index.sentences[last]
@@ -84,12 +86,15 @@ def gather(questions: list[EvalQuestion], answerer: Answerer) -> list[Asked]:
                 chunks,
                 np.array(
                     [
-                        config.lexical_weight * c.lexical - (config.number_penalty if c.unnumbered else 0.0)
+                        config.lexical_weight * part[c.pos].lexical
+                        - (config.number_penalty if part[c.pos].unnumbered else 0.0)
                         for c in ranked
                     ],
                     dtype=np.float32,
                 ),
-                np.array([holds(c.pos, c.pos) or any(holds(*p) for p in index.pairs_of(c.pos)) for c in ranked]),
+                np.array(
+                    [holds(c.pos, c.pos) or any(holds(*p) for p in signals.pairs_of(index, c.pos)) for c in ranked]
+                ),
                 np.array([holds(c.first, c.last) for c in ranked]),
             )
         )
@@ -217,7 +222,7 @@ def split(questions: list[EvalQuestion], asked: list[Asked], validation_docs: se
 def main(argv: list[str] | None = None) -> int:
     from service.settings import Settings
 
-    parser = argparse.ArgumentParser(prog="python -m eval.query_adapter", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m research.query_adapter", description=__doc__.split("\n")[0])
     parser.add_argument("--hidden", type=int, help="width of the residual branch (default: each recipe of RECIPES)")
     parser.add_argument("--epochs", type=int, default=6)
     parser.add_argument("--learning-rate", type=float, default=1e-3)
@@ -230,7 +235,7 @@ def main(argv: list[str] | None = None) -> int:
     corpus, validation_docs = piaf_training()
     encoder = settings.load_encoder()
     index = eval_index(corpus, encoder, settings.index_config(), eval_folder(settings, corpus), progress=True)
-    answerer = Answerer(index, encoder, settings.answer_config(threshold=0.0))  # no abstention measurement
+    answerer = Answerer(index, encoder, settings.answer_config(threshold=0.0)).warm_up()  # no bank measurement
     train, validation = split(corpus.questions, gather(corpus.questions, answerer), validation_docs)
     print(f"{len(train)} training questions, {len(validation)} validation questions ({len(validation_docs)} articles)")
     for recipe in recipes:

@@ -1,11 +1,11 @@
 """Can a cross-encoder trained here in under an hour beat reading? (issue 14's third option, measured)
 
-    python -m eval.late_interaction --served --set seed --set piaf-ci --set piaf-training   # the candidates
-    python -m eval.cross_encoder [--layers 6] [--pairs 3000]        # ~26 min here on 2 cores
+    python -m research.late_interaction --served --set seed --set piaf-ci --set piaf-training   # the candidates
+    python -m research.cross_encoder [--layers 6] [--pairs 3000]        # ~26 min here on 2 cores
 
 EmbeddingGemma reads "question \\n sentence" together; the mean of its last hidden states goes through a
 linear head to one score. To fit the issue's 60-minute CPU budget only the last ``--layers`` transformer
-layers and the head are trained (the backward pass stops there; measured with ``eval.late_interaction
+layers and the head are trained (the backward pass stops there; measured with ``research.late_interaction
 --cost``: a step of the whole model is 0.51 s per pair here). Data: the PIAF training split's articles
 (``eval.sets.piaf_training``, none of piaf-ci's), each question with its best candidate that holds the
 answer and the best one that does not, as the service ranks them (score + 0.5 × MaxSim): a softmax over
@@ -25,11 +25,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from eval.late_interaction import Asked, load, restore
 from eval.run import eval_folder
 from eval.sets import piaf_training
 from index import store
 from index.search import Index
+from research.late_interaction import Asked, load, restore
 
 ALPHA = 0.5  # the service's reader weight: the order the candidates are re-ranked from
 GAMMAS = [0.0, 0.05, 0.1, 0.2, 0.3, 0.5, 1.0, 2.0, 100.0]
@@ -141,8 +141,8 @@ def main(argv: list[str] | None = None) -> int:
     from index import fetch
     from service.settings import Settings
 
-    parser = argparse.ArgumentParser(prog="python -m eval.cross_encoder", description=__doc__.split("\n")[0])
-    parser.add_argument("--saved", default="artifacts/late_interaction", help="eval.late_interaction's sets")
+    parser = argparse.ArgumentParser(prog="python -m research.cross_encoder", description=__doc__.split("\n")[0])
+    parser.add_argument("--saved", default="artifacts/late_interaction", help="research.late_interaction's sets")
     parser.add_argument("--layers", type=int, default=6, help="last transformer layers trained")
     parser.add_argument("--pairs", type=int, default=3000, help="training questions (each: a right and a wrong)")
     parser.add_argument("--rerank", type=int, default=3, help="the service's first candidates re-ranked")

@@ -6,9 +6,9 @@ from __future__ import annotations
 
 import pytest
 
-from eval.query_adapter import Recipe, fit, gather, split
 from eval.sets import PIAF_CI_ARTICLES, load_set, piaf_set, piaf_training
 from index.build import build
+from research.query_adapter import Recipe, fit, gather, split
 from service.core import Answerer
 from service.settings import Settings
 from tests.conftest import FAKE_CONFIG, FakeEncoder
@@ -31,7 +31,7 @@ def test_the_training_split_never_holds_an_evaluated_article():
 def tiny():
     eval_set = piaf_set(articles_limit=4)
     index = build(eval_set.articles, FakeEncoder(), FAKE_CONFIG)
-    answerer = Answerer(index, FakeEncoder(), Settings().answer_config(threshold=0.0))
+    answerer = Answerer(index, FakeEncoder(), Settings().answer_config(threshold=0.0)).warm_up()
     docs = sorted({q.doc_id for q in eval_set.questions if q.answerable})
     train, validation = split(eval_set.questions, gather(eval_set.questions, answerer), {docs[0]})
     return answerer, eval_set, train, validation

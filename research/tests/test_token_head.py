@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 import torch
 
-from eval.late_interaction import Asked, Gathered
-from eval.token_head import Head, hit_rate, prepare, train
 from index.tokens import Tokens, quantize, question_vectors
+from research.late_interaction import Asked, Gathered
+from research.token_head import Head, hit_rate, prepare, train
 
 
 @pytest.fixture

@@ -6,9 +6,9 @@ from __future__ import annotations
 import numpy as np
 
 from corpus.load import load
-from eval.cross_encoder import Question, hit_rate, questions_of, training_pairs
-from eval.late_interaction import Asked
 from index.build import build
+from research.cross_encoder import Question, hit_rate, questions_of, training_pairs
+from research.late_interaction import Asked
 from tests.conftest import FAKE_CONFIG, SEED, FakeEncoder
 
 

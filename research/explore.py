@@ -1,7 +1,7 @@
 """Try answer-selection ideas offline: the candidates of every question are gathered once, with the
 signals each idea needs, then each variant is scored in seconds instead of re-running the encoder.
 
-    python -m eval.explore --set seed --set piaf-ci --set piaf
+    python -m research.explore --set seed --set piaf-ci --set piaf
 
 Candidates, their scores and the answer each one would give (alone or paired) come from the
 service's own ``Answerer.candidates``, so the ``current`` variant is the service's choice: its hit@1
@@ -26,6 +26,7 @@ from eval import metrics
 from eval.metrics import Span
 from eval.run import eval_folder, eval_index
 from eval.sets import EvalQuestion, EvalSet, load_set
+from research import signals
 from service.core import Answerer
 
 
@@ -65,7 +66,8 @@ def gather(eval_set: EvalSet, answerer: Answerer) -> list[Asked]:
     article_terms = {d: frozenset(terms(a.text)) for d, a in index.articles.items()}
     asked = []
     for q in eval_set.questions:
-        found = answerer.candidates(q.question)
+        found = signals.candidates(answerer, q.question)
+        part = signals.parts(answerer, q.question, found)
         weights = overlap.weights(q.question)
         total = sum(weights.values()) or 1.0
 
@@ -81,7 +83,7 @@ def gather(eval_set: EvalSet, answerer: Answerer) -> list[Asked]:
         units = []
         for c in sorted(found.ranked, key=lambda c: c.pos):
             sentence = index.sentences[c.pos]
-            pairs = index.pairs_of(c.pos)
+            pairs = signals.pairs_of(index, c.pos)
             window = set(overlap.sentence_terms[c.pos]).union(
                 *(overlap.sentence_terms[p] for pair in pairs for p in pair)
             )
@@ -89,14 +91,14 @@ def gather(eval_set: EvalSet, answerer: Answerer) -> list[Asked]:
                 Unit(
                     sentence.doc_id,
                     c.score,
-                    c.own,
-                    c.chunk,
-                    c.lexical,
+                    part[c.pos].own,
+                    part[c.pos].chunk,
+                    part[c.pos].lexical,
                     share(window),
                     share(article_terms[sentence.doc_id]),
-                    c.nearest_rank,
+                    part[c.pos].nearest_rank,
                     sentence.end - sentence.start,
-                    c.unnumbered,
+                    part[c.pos].unnumbered,
                     contains_gold(c.pos, c.pos),
                     any(contains_gold(*pair) for pair in pairs),
                     contains_gold(c.first, c.last),
@@ -189,7 +191,7 @@ def main() -> None:
     for name in args.set:
         eval_set = load_set(name)
         index = eval_index(eval_set, encoder, settings.index_config(), eval_folder(settings, eval_set))
-        answerer = Answerer(index, encoder, settings.answer_config())
+        answerer = Answerer(index, encoder, settings.answer_config()).warm_up()
         gathered[name] = (answerer, gather(eval_set, answerer))
     weights = None
     if "piaf" in gathered and "piaf-ci" in gathered:
