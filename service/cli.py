@@ -283,6 +283,22 @@ def cmd_show(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_settings(args: argparse.Namespace) -> int:
+    """Every setting with its default and meaning, from ``Settings`` itself (or written into a README)."""
+    from service import settings_table
+
+    if args.write is None:
+        print(settings_table.table())
+        return 0
+    try:
+        changed = settings_table.write(Path(args.write))
+    except (OSError, settings_table.TableError) as exc:
+        print(f"sourcier settings: {args.write}: {exc}", file=sys.stderr)
+        return 1
+    print(f"{args.write}: {'settings table written' if changed else 'settings table already up to date'}")
+    return 0
+
+
 def parser() -> argparse.ArgumentParser:
     root = argparse.ArgumentParser(prog="sourcier", description="Réponses mot pour mot tirées des articles.")
     root.add_argument("-v", "--verbose", action="store_true", help="log more")
@@ -368,6 +384,10 @@ def parser() -> argparse.ArgumentParser:
         "prepare the configured runtime (ONNX export)",
     )
     p.set_defaults(func=cmd_fetch_model)
+
+    p = sub.add_parser("settings", help="print every SOURCIER_* setting with its default and meaning (Markdown)")
+    p.add_argument("--write", metavar="FILE", help="put the table between FILE's settings:start/end lines")
+    p.set_defaults(func=cmd_settings)
     return root
 
 

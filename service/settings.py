@@ -55,8 +55,8 @@ class Settings(BaseSettings):
         "onnx-int8",
         pattern="^(torch|onnx|onnx-int8)$",
         description="Encoder runtime: "
-        "onnx-int8 (ONNX Runtime, dynamic int8: ~3x faster queries than torch, same quality "
-        "within noise), onnx (ONNX Runtime, fp32) or torch (sentence-transformers, fp32); "
+        "onnx-int8 (ONNX Runtime, dynamic int8: faster queries than torch at the same quality, "
+        "measured by make bench and make eval), onnx (ONNX Runtime, fp32) or torch (sentence-transformers, fp32); "
         "an index is only used with the runtime that built it.",
     )
     dims: int | None = Field(
@@ -116,8 +116,7 @@ class Settings(BaseSettings):
     pair_length_cost: float = Field(
         0.0001,
         ge=0,
-        description="Similarity each character the neighbour adds "
-        "must pay for (0.0001: 0.01 per 100 characters), keeping answers short.",
+        description="Similarity each character the neighbour adds must pay for, keeping answers short.",
     )
     number_penalty: float = Field(
         0.2,
