@@ -16,7 +16,7 @@ from service.storage import open_store
 from service.storage.querylog import QueryLog
 from service.web.access import AccessLog
 from service.web.errors import install_handlers
-from service.web.guard import Guard, JSONErrorCORS
+from service.web.guard import Guard, JSONErrorCORS, policy_paths
 from service.web.reload import IndexReloader
 from service.web.routes import articles, ask, editor, feedback, health, suggest, widget
 from service.web.routes.editor import editor_secret
@@ -62,12 +62,20 @@ def create_app(settings: Settings | None = None, loader: Loader = load_answerer)
     )
     app.state.settings = settings
     app.state.widget = widget_script(settings.widget_examples)
+    install_handlers(app)
+    for module in (ask, suggest, articles, health, feedback, widget):
+        app.include_router(module.router)
+    editors = bool(editor_secret(settings))
+    if not editors:
+        log.info("editors' pages disabled: set SOURCIER_EDITOR_TOKEN to enable /editor/coverage")
+    app.include_router(editor.router, include_in_schema=editors)
     app.add_middleware(
         Guard,
         max_body_bytes=settings.max_body_bytes,
         rate_per_minute=settings.rate_limit,
         burst=settings.rate_burst,
         max_inflight=settings.max_inflight,
+        paths=policy_paths(app.openapi()),  # each route declares its own limits
     )
     if settings.cors_origins:  # outside the guard, so that its refusals carry the CORS headers too
         app.add_middleware(
@@ -77,11 +85,4 @@ def create_app(settings: Settings | None = None, loader: Loader = load_answerer)
             allow_headers=["Content-Type"],
         )
     app.add_middleware(AccessLog, mode=settings.access_log)  # outermost: it sees every answer, refusals too
-    install_handlers(app)
-    for module in (ask, suggest, articles, health, feedback, widget):
-        app.include_router(module.router)
-    editors = bool(editor_secret(settings))
-    if not editors:
-        log.info("editors' pages disabled: set SOURCIER_EDITOR_TOKEN to enable /editor/coverage")
-    app.include_router(editor.router, include_in_schema=editors)
     return app

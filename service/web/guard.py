@@ -34,10 +34,13 @@ Receive = Callable[[], Awaitable[Message]]
 Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
-# The paths that encode a question (the model's work): bounded in flight. Suggestions are asked while
-# the reader types, so they count like questions, in the same bucket, rather than being a free side door.
-QUESTION_PATHS = {"/api/ask", "/api/suggest"}
-RATE_LIMITED = QUESTION_PATHS | {"/api/feedback"}  # the paths a reader's browser calls, that cost CPU or disk
+# A route declares how it is guarded, beside its path (``openapi_extra=guarded(...)``), so that renaming
+# a route keeps its limits: QUESTION routes encode a question (the model's work), rate-limited and bounded
+# in flight (suggestions are asked while the reader types: they count like questions, in the same bucket,
+# rather than being a free side door); READER routes are called by a reader's browser and cost disk,
+# rate-limited only.
+POLICY = "x-sourcier-guard"
+QUESTION, READER = "question", "reader"
 MAX_CLIENTS = 10_000  # rate-limit buckets kept in memory; the least recently seen are forgotten first
 OVERLOAD_RETRY_AFTER = 1  # seconds
 # A refused body is read away up to this much, for this long (nginx's lingering close, bounded the same
@@ -52,6 +55,28 @@ PAGE_CSP = (
     "img-src 'self' data:; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
 )
 COMMON_HEADERS = [(b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"no-referrer")]
+
+
+def guarded(policy: str) -> dict[str, str]:
+    """A route's ``openapi_extra`` declaring its policy (QUESTION or READER); it shows in the OpenAPI schema."""
+    if policy not in (QUESTION, READER):
+        raise ValueError(f"unknown guard policy {policy!r}")
+    return {POLICY: policy}
+
+
+def policy_paths(schema: dict[str, Any]) -> dict[str, set[str]]:
+    """The paths whose operations declare each policy, read from the app's OpenAPI schema (where
+    ``guarded`` puts it: the public record of the routes). A guarded path cannot have parameters."""
+    paths: dict[str, set[str]] = {QUESTION: set(), READER: set()}
+    for path, operations in schema.get("paths", {}).items():
+        for operation in operations.values():
+            policy = operation.get(POLICY) if isinstance(operation, dict) else None
+            if policy is None:
+                continue
+            if "{" in path:
+                raise ValueError(f"{path}: a guarded route's path cannot have parameters")
+            paths[policy].add(path.rstrip("/") or "/")
+    return paths
 
 
 async def send_error(send: Send, status: int, code: str, message: str, retry_after: int | None = None) -> None:
@@ -101,9 +126,18 @@ class Guard:
     """The ASGI middleware; see the module docstring. ``rate_per_minute`` 0 turns the rate limit off."""
 
     def __init__(
-        self, app: ASGIApp, max_body_bytes: int, rate_per_minute: float, burst: int, max_inflight: int
+        self,
+        app: ASGIApp,
+        max_body_bytes: int,
+        rate_per_minute: float,
+        burst: int,
+        max_inflight: int,
+        paths: dict[str, set[str]],
     ) -> None:
+        """``paths``: the paths of each policy, from the routes' declarations (``policy_paths``)."""
         self.app = app
+        self.question_paths = frozenset(paths[QUESTION])
+        self.limited_paths = self.question_paths | paths[READER]
         self.max_body_bytes = max_body_bytes
         self.limiter = RateLimiter(rate_per_minute, burst) if rate_per_minute > 0 else None
         self.max_inflight = max_inflight
@@ -115,7 +149,7 @@ class Guard:
             return
         path = scope["path"].rstrip("/") or "/"
         send = self._with_headers(send)
-        if self.limiter is not None and path in RATE_LIMITED and scope["method"] != "OPTIONS":
+        if self.limiter is not None and path in self.limited_paths and scope["method"] != "OPTIONS":
             client = scope.get("client")
             wait = self.limiter.wait(client[0] if client else "")
             if wait:
@@ -131,7 +165,7 @@ class Guard:
         if body is None:
             return
         replay = _replay(body, receive)
-        if path not in QUESTION_PATHS:
+        if path not in self.question_paths:
             await self.app(scope, replay, send)
             return
         if self.inflight >= self.max_inflight:

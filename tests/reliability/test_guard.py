@@ -226,3 +226,35 @@ def test_no_path_traversal_through_doc_id(corpus_index, doc_id):
             json={"question": "q", "doc_id": doc_id.replace("%2F", "/"), "start": 0, "end": 5, "vote": 1},
         )
         assert assert_error_shape(vote, 404)["code"] == "unknown_article"
+
+
+def test_each_route_declares_its_own_limits_and_they_follow_it():
+    """The guard's paths come from the routes' declarations: the served app's, and a route declared under
+    any new path is limited the same way (renaming a route cannot drop its limit)."""
+    from fastapi import FastAPI
+
+    from service.settings import Settings
+    from service.web.app import create_app
+    from service.web.guard import QUESTION, READER, Guard, guarded, policy_paths
+
+    served = policy_paths(create_app(Settings()).openapi())
+    assert served == {QUESTION: {"/api/ask", "/api/suggest"}, READER: {"/api/feedback"}}
+    toy = FastAPI()
+
+    @toy.get("/api/v2/question-renommee", openapi_extra=guarded(QUESTION))
+    def renamed() -> dict[str, bool]:
+        return {"ok": True}
+
+    @toy.get("/libre")
+    def free() -> dict[str, bool]:
+        return {"ok": True}
+
+    toy.add_middleware(
+        Guard, max_body_bytes=1024, rate_per_minute=1, burst=2, max_inflight=4, paths=policy_paths(toy.openapi())
+    )
+    with TestClient(toy) as client:
+        assert [client.get("/api/v2/question-renommee").status_code for _ in range(3)] == [200, 200, 429]
+        assert {client.get("/libre").status_code for _ in range(5)} == {200}
+    assert "x-sourcier-guard" in str(toy.openapi()["paths"]["/api/v2/question-renommee"])
+    with pytest.raises(ValueError):
+        guarded("gratuit")

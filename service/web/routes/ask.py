@@ -15,6 +15,7 @@ from service.core.results import KnownQuestion, Result
 from service.storage import LoggedQuery
 from service.storage.querylog import QueryLog
 from service.web.deps import AnswererDep, QueryLogDep
+from service.web.guard import QUESTION, guarded
 from service.web.schemas import AskRequest, AskResponse
 
 router = APIRouter(tags=["ask"])
@@ -58,12 +59,12 @@ def ask(answerer: Answerer, query_log: QueryLog | None, question: str, top_k: in
     return result_body(answerer, result)
 
 
-@router.post("/api/ask", response_model=AskResponse)
+@router.post("/api/ask", response_model=AskResponse, openapi_extra=guarded(QUESTION))
 def ask_post(body: AskRequest, answerer: AnswererDep, query_log: QueryLogDep) -> dict[str, Any]:
     return ask(answerer, query_log, body.question, body.top_k)
 
 
-@router.get("/api/ask", response_model=AskResponse)
+@router.get("/api/ask", response_model=AskResponse, openapi_extra=guarded(QUESTION))
 def ask_get(
     answerer: AnswererDep,
     query_log: QueryLogDep,

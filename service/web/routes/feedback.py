@@ -11,12 +11,13 @@ from service.core.question import check_text
 from service.storage import Feedback
 from service.web.deps import AnswererDep, DatabaseDep, find_article
 from service.web.errors import APIError
+from service.web.guard import READER, guarded
 from service.web.schemas import FeedbackRequest, FeedbackResponse
 
 router = APIRouter(tags=["feedback"])
 
 
-@router.post("/api/feedback", response_model=FeedbackResponse, status_code=201)
+@router.post("/api/feedback", response_model=FeedbackResponse, status_code=201, openapi_extra=guarded(READER))
 def post_feedback(body: FeedbackRequest, answerer: AnswererDep, db: DatabaseDep) -> FeedbackResponse:
     question = check_text(body.question, answerer.config.limits)
     article = find_article(answerer, body.doc_id)

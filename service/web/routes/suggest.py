@@ -9,6 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 
 from service.web.deps import AnswererDep
+from service.web.guard import QUESTION, guarded
 from service.web.routes.ask import known_body
 from service.web.schemas import SuggestionsOut
 
@@ -17,7 +18,7 @@ MAX_SUGGESTIONS = 10  # a list a reader scans while typing, not a search results
 router = APIRouter(tags=["ask"])
 
 
-@router.get("/api/suggest", response_model=SuggestionsOut)
+@router.get("/api/suggest", response_model=SuggestionsOut, openapi_extra=guarded(QUESTION))
 def suggest(
     answerer: AnswererDep,
     q: Annotated[str, Query(description="Le début de la question du lecteur.")] = "",
