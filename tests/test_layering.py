@@ -58,7 +58,7 @@ def _module_name(path: Path) -> str:
 def _sources() -> dict[str, Path]:
     """Every first-party module (library and tests) by dotted name."""
     found = {}
-    for top in (*LIBRARY, "tests"):
+    for top in (*LIBRARY, "research", "tests"):
         for path in sorted((ROOT / top).rglob("*.py")):
             found[_module_name(path)] = path
     return found
@@ -350,6 +350,14 @@ def test_eval_uses_only_the_public_api_of_the_service():
         and not _in(imp.module, EVAL_MAY_USE)
     ]
     _fail(f"eval/ reaches into the service beyond its public API ({', '.join(EVAL_MAY_USE)})", _statements(reaching))
+
+
+def test_nothing_of_the_product_imports_the_experiments():
+    """research/ is not installed: a product module (or a product test) that imported it would break there."""
+    reaching = [
+        imp for imp in IMPORTS if not _in(imp.importer, ("research",)) and imp.module and _in(imp.module, ("research",))
+    ]
+    _fail("the product imports research/", _statements(reaching))
 
 
 def test_the_checker_finds_a_cycle_a_self_import_and_resolves_relative_imports():
