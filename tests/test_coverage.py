@@ -5,6 +5,7 @@ import csv
 import io
 import json
 import re
+from html import escape
 from dataclasses import replace
 from pathlib import Path
 
@@ -102,7 +103,7 @@ def test_unreached_passages_and_sections_are_reported(strict, tmp_path):
     assert f"« faible » sous {strict.threshold + strict.config.confident_margin:.3f}" in page  # the core's margin
     for section in sections:
         if section not in reached:
-            assert f"<b>Section entière :</b> {report.articles[0].title} › {section.title}" in page
+            assert f'<b>{escape(section.title)}</b> <span class="none">— jamais atteinte</span>' in page
 
 
 def test_reads_txt_csv_and_jsonl_and_refuses_bad_files(tmp_path):
