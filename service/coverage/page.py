@@ -16,6 +16,7 @@ import hashlib
 from importlib.resources import files
 from typing import Any
 
+from service.coverage.clusters import question_key
 from service.coverage.compare import Comparison
 from service.coverage.fragments import COLOURS, LABELS, e, short, where
 from service.coverage.tables import article_table, question_table
@@ -116,21 +117,26 @@ def todo(data: dict[str, Any]) -> str:
 
 
 def weak(data: dict[str, Any]) -> str:
-    """The weak answers, weakest first, each with the passage it got and a link to it."""
-    rows = sorted(
-        (q for q in data["questions"] if q["status"] == "weak"),
-        key=lambda q: q["score"] if q["score"] is not None else -1.0,
-    )
+    """The weak answers, weakest first, each with the passage it got and a link to it; a question asked
+    again and answered the same way is one item (×n)."""
+    groups: dict[tuple[str, str | None], list[dict[str, Any]]] = {}
+    for q in data["questions"]:
+        if q["status"] == "weak":
+            groups.setdefault((question_key(q["question"]), q["answer"]), []).append(q)
+    ordered = sorted(groups.values(), key=lambda g: min(q["score"] if q["score"] is not None else -1.0 for q in g))
     title = f'<h2 id="weak">À vérifier : <span data-key="weak">{data["summary"]["weak"]}</span> réponses faibles</h2>'
-    if not rows:
+    if not ordered:
         return title + "<p>Aucune réponse faible.</p>"
-    items = [
-        f"<li><b>{e(q['question'])}</b>"
-        + (f' <span class="count">({q["score"]:.3f})</span>' if q["score"] is not None else "")
-        + (f'<br><span class="excerpt">« {e(short(q["answer"], 180))} »</span>' if q["answer"] else "")
-        + f"<br>{where(q['citation'])}</li>"
-        for q in rows
-    ]
+    items = []
+    for group in ordered:
+        q = group[0]
+        items.append(
+            f"<li><b>{e(q['question'])}</b>"
+            + (f' <span class="count">(×{len(group)})</span>' if len(group) > 1 else "")
+            + (f' <span class="count">score {q["score"]:.3f}</span>' if q["score"] is not None else "")
+            + (f'<br><span class="excerpt">« {e(short(q["answer"], 180))} »</span>' if q["answer"] else "")
+            + f"<br>{where(q['citation'])}</li>"
+        )
     return title + folded(items, "ul", "Voir les {n} autres réponses faibles", ' class="items"')
 
 
