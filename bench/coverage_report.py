@@ -109,7 +109,7 @@ def main() -> int:
     asked = WORK / "dn-questions.txt"
     asked.write_text("\n".join(questions(args.site, args.count)) + "\n", encoding="utf-8")
     out = WORK / f"coverage-{args.label}"
-    command = [sys.executable, "-m", "service.cli", "coverage", str(asked), "--index", str(args.index)]
+    command = [sys.executable, "-m", "service.cli", "coverage", str(asked), "--index", str(args.index.resolve())]
     command += ["--out", str(out), "--quiet"]
     env = {**os.environ, "PYTHONPATH": str(args.checkout.resolve()), "HF_HUB_OFFLINE": "1"}
     started = time.perf_counter()
@@ -121,7 +121,8 @@ def main() -> int:
         "command": " ".join(["sourcier", *command[3:]]),
         "checkout": subprocess.run(
             ["git", "-C", str(args.checkout), "rev-parse", "--short", "HEAD"], capture_output=True, text=True
-        ).stdout.strip(),
+        ).stdout.strip()
+        or str(args.checkout),  # an exported tree (git archive) has no .git
         "questions": summary["total"],
         "answered": summary["answered"],
         "weak": summary["weak"],
