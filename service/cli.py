@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from service.cli_reports import cmd_coverage, cmd_eval, settings_for
-from service.settings import ROOT, Settings
+from service.settings import Settings
 
 if TYPE_CHECKING:
     from index.encoder import Encoder
@@ -373,7 +373,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--until", help="with --from-log: last day, YYYY-MM-DD (default: today)")
     p.add_argument("--days", type=int, default=30, help="with --from-log and no --since: period length")
     p.add_argument("--compare", nargs=2, metavar=("OLD", "NEW"), help="what changed between two report.json")
-    p.add_argument("--out", default=str(ROOT / "var" / "coverage"), help="folder for report.html/.csv/.json")
+    p.add_argument(
+        "--out", help="folder for report.html/.csv/.json (default var/coverage); with --compare: for compare.html"
+    )
     p.add_argument("--index", help="index folder")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=cmd_coverage)

@@ -9,7 +9,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from service.settings import Settings
+from service.settings import ROOT, Settings
+
+DEFAULT_OUT = ROOT / "var" / "coverage"
 
 
 def settings_for(args: argparse.Namespace) -> Settings:
@@ -66,13 +68,19 @@ def cmd_coverage(args: argparse.Namespace) -> int:
     from service.coverage import report as cov
     from service.coverage.compare import compare_reports, load_report
     from service.coverage.questions import period
-    from service.coverage.render import format_comparison, format_summary, write_reports
+    from service.coverage.render import format_comparison, format_summary, render_comparison, write_reports
     from service.startup import load_answerer
     from service.storage import open_store, store_exists
 
     if args.compare:
         old, new = (load_report(Path(p)) for p in args.compare)
-        print(format_comparison(compare_reports(old, new)))
+        comparison = compare_reports(old, new)
+        print(format_comparison(comparison))
+        if args.out:  # the newer report's page, with the changes on its first screen
+            page = Path(args.out) / "compare.html"
+            page.parent.mkdir(parents=True, exist_ok=True)
+            page.write_text(render_comparison(comparison, new), encoding="utf-8")
+            print(f"report: {page}")
         return 0
     if bool(args.questions) == bool(args.from_log):
         print("sourcier coverage: give a QUESTIONS_FILE, --from-log or --compare OLD NEW", file=sys.stderr)
@@ -94,7 +102,7 @@ def cmd_coverage(args: argparse.Namespace) -> int:
             db.close()
     else:
         report = cov.coverage_from_file(load_answerer(settings), Path(args.questions), options, progress=not args.quiet)
-    paths = write_reports(report, Path(args.out))
+    paths = write_reports(report, Path(args.out or DEFAULT_OUT))
     print(format_summary(report))
     print(f"report: {paths['html']} (and {paths['csv'].name}, {paths['json'].name})")
     return 0

@@ -1,11 +1,14 @@
 """Editors' coverage reports on the fake encoder: statuses agree with `sourcier ask`, passages and
 sections are counted once, clusters group near-duplicates, reports compare, every output is escaped."""
 
+import base64
 import csv
+import hashlib
 import io
 import json
 import re
 from dataclasses import replace
+from html import escape
 from pathlib import Path
 
 import numpy as np
@@ -102,7 +105,7 @@ def test_unreached_passages_and_sections_are_reported(strict, tmp_path):
     assert f"« faible » sous {strict.threshold + strict.config.confident_margin:.3f}" in page  # the core's margin
     for section in sections:
         if section not in reached:
-            assert f"<b>Section entière :</b> {report.articles[0].title} › {section.title}" in page
+            assert f'<b>{escape(section.title)}</b> <span class="none">— jamais atteinte</span>' in page
 
 
 def test_reads_txt_csv_and_jsonl_and_refuses_bad_files(tmp_path):
@@ -268,3 +271,35 @@ def test_coverage_needs_exactly_one_source(strict, capsys):
     assert cli.main(["coverage"]) == 2
     assert cli.main(["coverage", str(QUESTIONS), "--from-log"]) == 2
     assert "QUESTIONS_FILE" in capsys.readouterr().err
+
+
+def test_the_page_shows_the_jsons_numbers_one_row_per_article_and_allows_only_its_own_script(strict, tmp_path):
+    paths = write_reports(coverage_from_file(strict, QUESTIONS, OPTIONS), tmp_path)
+    page = paths["html"].read_text(encoding="utf-8")
+    data = json.loads(paths["json"].read_text(encoding="utf-8"))
+    shown = re.findall(r'data-key="(\w+)">([^<]*)<', page)
+    assert {k for k, _ in shown} >= {"total", "answered", "weak", "uncovered", "unreached_sections", "sections"}
+    assert all(value == str(data["summary"][key]) for key, value in shown)
+    assert page.count("<tbody><tr data-text=") == len(data["articles"]) and 'aria-expanded="false"' in page
+    assert page.count('<tr data-status="') == len(data["questions"])
+    todo = [c for c in data["clusters"] if c["kind"] == "uncovered"]
+    assert page.index("<b>" + escape(todo[0]["representative"]) + "</b>") < page.index('id="articles"')
+    csp = re.search(r'http-equiv="Content-Security-Policy" content="([^"]+)"', page).group(1)
+    for tag in ("style", "script"):
+        (body,) = re.findall(rf"<{tag}>(.*?)</{tag}>", page, re.S)
+        digest = base64.b64encode(hashlib.sha256(body.encode()).digest()).decode()
+        assert f"{tag}-src 'sha256-{digest}'" in csp
+    assert "unsafe-inline" not in csp
+
+
+def test_compare_with_out_writes_the_newer_report_with_the_changes_first(strict, tmp_path, capsys):
+    old = coverage_from_file(strict, QUESTIONS, OPTIONS)
+    stricter = Answerer(strict.index, strict.encoder, replace(strict.config, threshold=0.45)).warm_up()
+    write_reports(old, tmp_path / "old")
+    write_reports(coverage_from_file(stricter, QUESTIONS, OPTIONS), tmp_path / "new")
+    pair = [str(tmp_path / "old" / "report.json"), str(tmp_path / "new" / "report.json")]
+    assert cli.main(["coverage", "--compare", *pair, "--out", str(tmp_path / "diff")]) == 0
+    page = (tmp_path / "diff" / "compare.html").read_text(encoding="utf-8")
+    lost = compare_reports(*(load_report(Path(p)) for p in pair)).lost
+    assert f'data-change="lost">{len(lost)}<' in page and page.index('id="changes"') < page.index('id="todo"')
+    assert str(tmp_path / "diff" / "compare.html") in capsys.readouterr().out

@@ -80,6 +80,10 @@ def test_questions_asked_through_the_api_appear_for_editors_with_the_token(clien
     assert "Comment réinitialiser mon mot de passe ?" in page.text
     assert "&lt;b&gt;gras&lt;/b&gt;" in page.text and "<b>gras</b>" not in page.text
     assert TOKEN not in page.text and 'name="token"' not in page.text  # the period form carries no token
+    # the report's layout: the to-do and the weak answers first, then the articles' and the questions' tables
+    order = [page.text.index(f'id="{part}"') for part in ("todo", "weak", "low-rated", "articles", "questions")]
+    assert order == sorted(order) and page.text.count('<tr data-status="') == len(report["questions"])
+    assert page.headers["content-security-policy"].startswith("default-src 'none'; style-src 'sha256-")
 
 
 @pytest.mark.parametrize(

@@ -85,6 +85,7 @@ class ArticleCoverage:
     sections: list[SectionCoverage]
     answered: int = 0
     weak: int = 0
+    url: str | None = None  # the article's own page, when the corpus gives it
 
 
 @dataclass
@@ -170,7 +171,7 @@ def article_coverage(index: Index, questions: list[QuestionCoverage]) -> list[Ar
                 )
             passages[pos] = PassageCoverage(chunk.start, chunk.end, article.text[chunk.start : chunk.end])
             sections[key].passages.append(passages[pos])
-        articles.append(ArticleCoverage(doc_id, article.title, list(sections.values())))
+        articles.append(ArticleCoverage(doc_id, article.title, list(sections.values()), url=article.url))
     for number, item in enumerate(questions, 1):
         if item.answer is None or not item.citation:  # uncovered, or logged by an older index
             continue

@@ -25,6 +25,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from service.core.answer import Answerer
+from service.coverage.page import CSP
 from service.coverage.questions import CoverageError, period
 from service.coverage.render import render_html
 from service.coverage.report import Options, Report, coverage_from_log
@@ -35,13 +36,12 @@ from service.web.deps import AnswererDep, DatabaseDep, QueryLogDep, SettingsDep
 from service.web.errors import APIError
 from service.web.schemas import ErrorOut
 
-# The report page sorts its tables with an inline script: its policy (the same as the report's own
-# <meta> one) replaces the stricter one service.web.guard gives the other HTML pages.
+# The report page sorts, filters and folds with its inline script and style: its policy (the report's own
+# <meta> one, which allows exactly those by hash) replaces the one service.web.guard gives the other pages.
 PRIVATE = {
     "Cache-Control": "no-store",
     "Referrer-Policy": "no-referrer",
-    "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; script-src 'unsafe-inline'; "
-    "form-action 'self'; base-uri 'none'; frame-ancestors 'none'",
+    "Content-Security-Policy": f"{CSP}; base-uri 'none'; frame-ancestors 'none'",
 }
 
 router = APIRouter(tags=["editor"])
