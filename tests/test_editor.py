@@ -84,6 +84,9 @@ def test_questions_asked_through_the_api_appear_for_editors_with_the_token(clien
     order = [page.text.index(f'id="{part}"') for part in ("todo", "weak", "low-rated", "articles", "questions")]
     assert order == sorted(order) and page.text.count('<tr data-status="') == len(report["questions"])
     assert page.headers["content-security-policy"].startswith("default-src 'none'; style-src 'sha256-")
+    link = page.text.split('href="/api/editor/coverage?')[1].split('"')[0].replace("&amp;", "&")
+    whole = client.get(f"/api/editor/coverage?{link}")  # the same period, everything, with the session cookie
+    assert whole.status_code == 200 and len(whole.json()["questions"]) == len(report["questions"])
 
 
 @pytest.mark.parametrize(

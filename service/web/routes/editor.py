@@ -18,7 +18,7 @@ import hmac
 import time
 from html import escape
 from typing import Annotated
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, quote
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
@@ -133,10 +133,12 @@ def coverage_page(
     result = report(answerer, db, query_log, settings, since, until)
     first_day = result.summary["period"]["since"][:10]
     last_day = until or time.strftime("%Y-%m-%d", time.gmtime())
+    everything = f"/api/editor/coverage?since={quote(first_day)}&until={quote(last_day)}"
     form = (
-        f'<form method="get" action="/editor/coverage">Du <input type="date" name="since" '
-        f'value="{escape(first_day)}"> au <input type="date" name="until" '
-        f'value="{escape(last_day)}"> <button type="submit">Afficher</button></form>'
+        f'<form method="get" action="/editor/coverage"><label>Du <input type="date" name="since" '
+        f'value="{escape(first_day)}"></label> <label>au <input type="date" name="until" '
+        f'value="{escape(last_day)}"></label> <button type="submit">Afficher</button></form>'
+        f'<a href="{escape(everything)}">Tout le rapport en JSON</a>'
         '<form method="post" action="/editor/logout"><button type="submit">Se déconnecter</button></form>'
     )
     return HTMLResponse(render_html(result, controls=form), headers=PRIVATE)
