@@ -102,18 +102,22 @@ def _cluster_items(clusters: list[dict[str, Any]], links: dict[str, str]) -> lis
     return items
 
 
+def _clusters(data: dict[str, Any], kind: str, title: str, intro: str, empty: str, links: dict[str, str]) -> str:
+    """A section of clustered questions (``kind``), its groups listed largest first, past a few folded."""
+    clusters = [c for c in data["clusters"] if c["kind"] == kind]
+    if not clusters:
+        return title + f"<p>{empty}</p>"
+    return title + intro + folded(_cluster_items(clusters, links), "ol", "Voir les {n} autres groupes", ' class="todo"')
+
+
 def todo(data: dict[str, Any]) -> str:
-    clusters = [c for c in data["clusters"] if c["kind"] == "uncovered"]
+    groups = sum(c["kind"] == "uncovered" for c in data["clusters"])
     title = (
         f'<h2 id="todo">À faire : <span data-key="uncovered">{data["summary"]["uncovered"]}</span> questions '
-        f"non couvertes, en {len(clusters)} groupes</h2>"
+        f"non couvertes, en {groups} groupes</h2>"
     )
-    if not clusters:
-        return title + "<p>Aucune question non couverte.</p>"
-    body = folded(_cluster_items(clusters, {}), "ol", "Voir les {n} autres groupes", ' class="todo"')
-    return (
-        title + '<p class="meta">Les articles ne répondent pas à ces questions : les plus demandées d’abord.</p>' + body
-    )
+    intro = '<p class="meta">Les articles ne répondent pas à ces questions : les plus demandées d’abord.</p>'
+    return _clusters(data, "uncovered", title, intro, "Aucune question non couverte.", {})
 
 
 def weak(data: dict[str, Any]) -> str:
@@ -142,15 +146,12 @@ def weak(data: dict[str, Any]) -> str:
 
 def low_rated(data: dict[str, Any]) -> str:
     """The questions whose answers readers rated down, grouped, with the answer they got when the log has it."""
-    clusters = [c for c in data["clusters"] if c["kind"] == "low_rated"]
     title = (
         f'<h2 id="low-rated">Réponses mal notées par les lecteurs : <span data-key="low_rated">'
         f"{data['summary'].get('low_rated', 0)}</span></h2>"
     )
-    if not clusters:
-        return title + "<p>Aucune réponse mal notée sur la période.</p>"
     links = {q["question"]: where(q["citation"]) for q in data["questions"] if q["citation"]}
-    return title + folded(_cluster_items(clusters, links), "ol", "Voir les {n} autres groupes", ' class="todo"')
+    return _clusters(data, "low_rated", title, "", "Aucune réponse mal notée sur la période.", links)
 
 
 def changes(comparison: Comparison) -> str:
