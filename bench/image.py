@@ -1,10 +1,10 @@
 """What the container image costs: its build time from nothing, its size (and what makes it), and its start-up
 time to healthy, on a fresh /data (the index built at start) and on a /data that holds a current index.
 
-``python -m bench.image [--no-build] [--runs N]`` (not part of ``make bench``): builds sourcier:local with
-``make image IMAGE_ARGS=--no-cache`` (the base image kept: it is made once, in ~40 s, by mmdebstrap), then
-starts the container N times each way on the seed article, timing ``docker run`` to the first 200 from
-/api/health. Medians; results in ``bench/results/image.json``. State the machine when you quote them.
+``python -m bench.image [--no-build] [--runs N]`` (not part of ``make bench``; after ``make model``): builds
+sourcier:local as ``make image IMAGE_ARGS=--no-cache`` does (the base image kept: mmdebstrap makes it once,
+in about 40 s), then starts the container N times each way on the seed article, timing ``docker run`` to the
+first 200 from /api/health. Medians; results in ``bench/results/image.json``. State the machine when you quote them.
 """
 
 from __future__ import annotations
@@ -72,7 +72,7 @@ def main() -> None:
     result: dict[str, object] = {"machine": f"{os.cpu_count()} cores", "runs": args.runs}
     if not args.no_build:
         started = time.monotonic()
-        subprocess.run(["make", "image", "IMAGE_ARGS=--no-cache"], cwd=ROOT, check=True)
+        subprocess.run(["bash", "deploy/image/build.sh", "--no-cache"], cwd=ROOT, check=True)
         result["build_seconds"] = round(time.monotonic() - started)
     result["size_bytes"] = int(docker("image", "inspect", "-f", "{{.Size}}", IMAGE))
     result["layers"] = layers()
