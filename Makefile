@@ -12,7 +12,7 @@ LOCK   := requirements.lock
 PIP    := $(BIN)/pip --disable-pip-version-check
 PIP_TOOLS := pip-tools==7.7.0
 
-.PHONY: setup model index serve test test-fast research-test lint lock eval bench clean
+.PHONY: setup model index serve test test-fast research-test lint lock eval bench image clean
 
 # torch==2.13.0 first: it is the CPU build on this machine's disk; installed later by
 # sentence-transformers' requirements pip would pull a multi-GB CUDA build instead. Then every other
@@ -43,6 +43,11 @@ test: model
 # Everything not marked slow: the unit tests and the reliability tests that need no real model.
 test-fast: setup
 	$(BIN)/pytest -m "not slow"
+
+# The container image, as sourcier:local (deploy/image/build.sh: the base made locally when no registry
+# answers, the model taken from `make model`'s cache when there and verified again).
+image: model
+	bash deploy/image/build.sh $(IMAGE_ARGS)
 
 # The experiments' tests (research/: measured and dropped, not part of the product; fake encoders, a minute).
 research-test: setup

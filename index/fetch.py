@@ -42,6 +42,11 @@ EXPECTED_SHA256 = {
 }
 
 STAMP = ".sourcier-verified.json"
+# A slim model folder (a container image's) keeps only what the ONNX runtimes read: the torch weights and HF
+# tokenizer (the ONNX runtimes read tokenizer.model), verified when the export was made from them, are removed
+# and listed here with their official hashes.
+SLIM = ".sourcier-slim.json"
+TORCH_ONLY = ("model.safetensors", "2_Dense/model.safetensors", "3_Dense/model.safetensors", "tokenizer.json")
 
 
 def _file_stats(folder: Path, names: list[str]) -> dict[str, list[int]]:
@@ -60,9 +65,12 @@ def verify(folder: Path, expected: dict[str, str] = EXPECTED_SHA256) -> dict[str
         stamp = json.loads(stamp_path.read_text())
     except (OSError, ValueError):
         stamp = {}
+    removed = _removed(folder, expected)
     problems = []
     for name, want in expected.items():
         path = folder / name
+        if name in removed:
+            continue
         if not path.is_file():
             problems.append(f"{name}: missing")
             continue
@@ -74,12 +82,39 @@ def verify(folder: Path, expected: dict[str, str] = EXPECTED_SHA256) -> dict[str
     if problems:
         stamp_path.unlink(missing_ok=True)
         raise ModelError(f"model folder {folder} failed verification: " + "; ".join(problems))
-    stats = _file_stats(folder, list(expected))
+    stats = _file_stats(folder, [name for name in expected if name not in removed])
     try:
-        stamp_path.write_text(json.dumps({n: [*stats[n], expected[n]] for n in expected}))
+        stamp_path.write_text(json.dumps({n: [*stats[n], expected[n]] for n in stats}))
     except OSError:
         log.debug("cannot write %s (read-only model folder)", stamp_path)
     return dict(expected)
+
+
+def _removed(folder: Path, expected: dict[str, str]) -> set[str]:
+    """The weights a slim folder removed, when its record lists exactly the official weights' hashes."""
+    try:
+        record = json.loads((folder / SLIM).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return set()
+    if not isinstance(record, dict) or record != {name: expected.get(name) for name in TORCH_ONLY}:
+        raise ModelError(f"{folder / SLIM} does not list the official weights: fetch the model again")
+    return {name for name in TORCH_ONLY if not (folder / name).exists()}
+
+
+def slim(folder: Path, expected: dict[str, str] = EXPECTED_SHA256) -> list[Path]:
+    """Remove the torch weights from a verified model folder, recording them (only the ONNX runtimes can
+    use it afterwards: their export was made and stamped from these weights). Returns what was removed."""
+    folder = Path(folder)
+    verify(folder, expected)
+    (folder / SLIM).write_text(json.dumps({name: expected[name] for name in TORCH_ONLY}), encoding="utf-8")
+    removed = []
+    for name in TORCH_ONLY:
+        if (folder / name).exists():
+            (folder / name).unlink()
+            removed.append(folder / name)
+    (folder / STAMP).unlink(missing_ok=True)
+    verify(folder, expected)
+    return removed
 
 
 def _download_slices(dest: Path) -> list[Path]:

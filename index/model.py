@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 
 from index.encoder import Encoder, ModelError, ModelInfo, unit_rows
-from index.fetch import model_hashes
+from index.fetch import SLIM, model_hashes
 
 
 class SentenceTransformerEncoder:
@@ -28,6 +28,8 @@ class SentenceTransformerEncoder:
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
         from sentence_transformers import SentenceTransformer  # heavy: imported only when loading
 
+        if (Path(name_or_path) / SLIM).exists():
+            raise ModelError(f"{name_or_path} keeps only its ONNX export (slim): use SOURCIER_RUNTIME=onnx-int8")
         self.path = name_or_path
         self.model = SentenceTransformer(name_or_path, device="cpu", truncate_dim=dims)
         dims_found = self.model.get_embedding_dimension()

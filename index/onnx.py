@@ -34,7 +34,7 @@ from typing import Any
 import numpy as np
 
 from index.encoder import ModelError, ModelInfo, sha256_file, unit_rows
-from index.fetch import model_hashes
+from index.fetch import SLIM, model_hashes
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +58,28 @@ PROBES = [
     "title: Contractions du mollet | text: Le nerf S1, au niveau du sacrum, devient le nerf tibial de la jambe.",
     "title: none | text: L’été, « déjà » : 42,5 % des œuvres… d’après M. Dupont.",
 ]
+
+
+def _kept(folder: Path) -> list[str]:
+    return [precision for precision, names in FILES.items() if all((folder / name).is_file() for name in names)]
+
+
+def keep_only(model_path: Path, precision: str) -> list[Path]:
+    """Remove the export files of the other precisions (their stamp entries go too): a slim image keeps only
+    what its runtime reads. Returns what was removed."""
+    folder = export_dir(model_path)
+    stamp = read_stamp(folder)
+    removed = []
+    for other, names in FILES.items():
+        if other == precision:
+            continue
+        stamp.pop(other, None)
+        for name in names:
+            if (folder / name).exists():
+                (folder / name).unlink()
+                removed.append(folder / name)
+    (folder / STAMP).write_text(json.dumps(stamp, indent=1) + "\n", encoding="utf-8")
+    return removed
 
 
 def export_dir(model_path: Path) -> Path:
@@ -104,6 +126,11 @@ def ensure_export(model_path: Path, precision: str = "fp32") -> Path:
     source = model_hashes(model_path)
     if stamp_is_current(read_stamp(folder), precision, source, folder):
         return folder / FILES[precision][0]
+    if (model_path / SLIM).exists():
+        raise ModelError(
+            f"{model_path} keeps only the ONNX {', '.join(_kept(folder))} export (a slim model folder, as in the "
+            f"container image) and has no current {precision} export: use the runtime it was made for"
+        )
     if precision == "int8":
         ensure_export(model_path, "fp32")
     log.warning("exporting %s to ONNX (%s); this takes a few minutes once", model_path.name, precision)

@@ -34,9 +34,16 @@ def cmd_fetch_model(args: argparse.Namespace) -> int:
     path = resolve(settings.model, settings.model_cache)
     print(path)
     if settings.runtime != "torch":
-        from index.onnx import PRECISIONS, ensure_export
+        from index.onnx import PRECISIONS, ensure_export, keep_only
 
         print(ensure_export(Path(path), PRECISIONS[settings.runtime]))
+        if args.slim:
+            from index.fetch import slim
+
+            for removed in [*keep_only(Path(path), PRECISIONS[settings.runtime]), *slim(Path(path))]:
+                print(f"removed {removed}")
+    elif args.slim:
+        raise ValueError("--slim keeps an ONNX runtime's export: set SOURCIER_RUNTIME=onnx or onnx-int8")
     return 0
 
 
@@ -250,6 +257,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from service.web.access import log_config
     from service.web.app import create_app
 
+    if args.build:  # the container's default: the mounted articles' index, built when missing or stale
+        index_args = ["--index", args.index] if args.index else []
+        status = cmd_build(parser().parse_args(["build", "--quiet", *index_args]))
+        if status:
+            return status
     settings = settings_for(args)
     host = args.host or settings.host
     port = args.port or settings.port
@@ -340,6 +352,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--host")
     p.add_argument("--port", type=int)
     p.add_argument("--index", help="index folder")
+    p.add_argument(
+        "--build", action="store_true", help="first build the index from SOURCIER_CORPUS when it is missing or stale"
+    )
     p.set_defaults(func=cmd_serve)
 
     p = sub.add_parser("show", help="print an indexed article")
@@ -384,6 +399,11 @@ def parser() -> argparse.ArgumentParser:
         "fetch-model",
         help="download and verify the embedding model (offline-safe cache) and "
         "prepare the configured runtime (ONNX export)",
+    )
+    p.add_argument(
+        "--slim",
+        action="store_true",
+        help="then keep only what the configured ONNX runtime reads (the container image's model: no torch weights)",
     )
     p.set_defaults(func=cmd_fetch_model)
 
