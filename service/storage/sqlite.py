@@ -33,10 +33,24 @@ class SQLiteStore:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
         self._conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.execute("PRAGMA synchronous=FULL")
         self._conn.execute("PRAGMA busy_timeout=5000")
+        self._wal()
+        self._conn.execute("PRAGMA synchronous=FULL")
         self._migrate()
+
+    def _wal(self) -> None:
+        """WAL mode. Switching a new file to it needs a moment alone with the file, and SQLite may answer
+        "database is locked" at once, without waiting out the busy timeout, while another process opens the
+        same new file (replicas starting together): retried for as long as the busy timeout."""
+        deadline = time.monotonic() + 5
+        while True:
+            try:
+                self._conn.execute("PRAGMA journal_mode=WAL")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
 
     def _migrate(self) -> None:
         with self._transaction() as conn:  # BEGIN IMMEDIATE: a second process waits for the first
