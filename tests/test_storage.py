@@ -59,40 +59,36 @@ def test_votes_and_log_lines_come_back_as_they_were_stored(settings):
     reopened.close()
 
 
-def test_processes_opening_a_new_sqlite_file_together_all_open_it(tmp_path):
-    """Switching a new file to WAL may be refused at once ("database is locked") while another connection
-    opens it; each store retries instead of failing (this failed 9 runs in 150 before)."""
-    for run in range(40):
-        errors: list[Exception] = []
-
-        def start(path=tmp_path / f"run-{run}.db", errors=errors):
-            try:
-                SQLiteStore(path).close()
-            except Exception as exc:  # noqa: BLE001 — collected and asserted below
-                errors.append(exc)
-
-        threads = [threading.Thread(target=start) for _ in range(6)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(timeout=60)
-        assert not errors, (run, errors)
-
-
-def test_replicas_starting_together_apply_each_migration_once(settings):
-    stores, errors = [], []
+def together(count, open_one):
+    """``open_one()`` in ``count`` threads at once: what they returned, and what they raised."""
+    opened, errors = [], []
 
     def start():
         try:
-            stores.append(open_store(settings))
-        except Exception as exc:  # noqa: BLE001 — collected and asserted below
+            opened.append(open_one())
+        except Exception as exc:  # noqa: BLE001 — collected and asserted by the caller
             errors.append(exc)
 
-    threads = [threading.Thread(target=start) for _ in range(4)]
+    threads = [threading.Thread(target=start) for _ in range(count)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join(timeout=60)
+    return opened, errors
+
+
+def test_processes_opening_a_new_sqlite_file_together_all_open_it(tmp_path):
+    """Switching a new file to WAL may be refused at once ("database is locked") while another connection
+    opens it; each store retries instead of failing (this failed 9 runs in 150 before)."""
+    for run in range(40):
+        opened, errors = together(6, lambda path=tmp_path / f"run-{run}.db": SQLiteStore(path))
+        for store in opened:
+            store.close()
+        assert not errors, (run, errors)
+
+
+def test_replicas_starting_together_apply_each_migration_once(settings):
+    stores, errors = together(4, lambda: open_store(settings))
     assert not errors and len(stores) == 4
     assert {store.schema_version() for store in stores} == {LATEST}
     for store in stores:
