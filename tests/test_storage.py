@@ -7,15 +7,17 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
+from dataclasses import replace
 
 import psycopg
 import pytest
 
 from service.settings import Settings
 from service.storage import Feedback, LoggedQuery, StoreUnavailable, open_store
-from service.storage.migrations import LATEST, MIGRATIONS
+from service.storage.migrations import LATEST, MIGRATIONS, VERSION_TABLE
 from service.storage.postgres import PostgresStore
 from service.storage.querylog import QueryLog
+from service.storage.records import DEFAULT_SITE
 from service.storage.sqlite import SQLiteStore
 from tests.postgres import PostgresServer
 
@@ -118,6 +120,49 @@ def test_a_store_newer_than_this_code_is_refused(settings):
             conn.execute("INSERT INTO schema_version VALUES (?, 0)", (LATEST + 1,))
     with pytest.raises((RuntimeError, StoreUnavailable), match="newer than this Sourcier"):
         open_store(settings)
+
+
+def test_each_sites_rows_are_read_back_by_that_site_only(settings):
+    store = open_store(settings)
+    for site in ("aide", "impots"):
+        store.add_feedback(replace(VOTES[0], question=f"vote {site}", site=site))
+        store.log_queries([replace(line, question=f"{line.question} ({site})", site=site) for line in LINES])
+    assert [f.question for f in store.feedback(site="aide")] == ["vote aide"]
+    assert [q.question for q in store.queries(site="impots")] == [f"{line.question} (impots)" for line in LINES]
+    assert all(q.site == "impots" for q in store.queries(site="impots"))
+    assert store.queries() == [] and store.feedback(site="autre") == []  # the default site saw none of it
+    assert [q.site for q in store.queries(since=1_700_000_001.0, site="aide")] == ["aide", "aide"]
+    store.close()
+
+
+def test_rows_written_before_sites_belong_to_the_default_site(settings):
+    """A store at schema version 1 (before sites), with rows: migration 2 gives every row the default site."""
+    statements = [
+        statement
+        for migration in MIGRATIONS[:1]
+        for statement in getattr(migration, "sqlite" if not settings.database_url else "postgresql")
+    ]
+    insert = "INSERT INTO queries (created_at, question, answered, index_version) VALUES (2.0, 'avant', {true}, 'v0')"
+    if settings.database_url:
+        with psycopg.connect(settings.database_url.get_secret_value()) as conn:
+            conn.execute(VERSION_TABLE.format(time="DOUBLE PRECISION"))
+            for statement in statements:
+                conn.execute(statement)
+            conn.execute("INSERT INTO schema_version VALUES (1, 0)")
+            conn.execute(insert.format(true="true"))
+    else:
+        settings.data_dir.mkdir(parents=True)
+        with sqlite3.connect(settings.data_dir / "sourcier.db") as conn:
+            conn.execute(VERSION_TABLE.format(time="REAL"))
+            for statement in statements:
+                conn.execute(statement)
+            conn.execute("INSERT INTO schema_version VALUES (1, 0)")
+            conn.execute(insert.format(true="1"))
+    store = open_store(settings)
+    assert store.schema_version() == LATEST == 2
+    assert [(q.question, q.site) for q in store.queries()] == [("avant", DEFAULT_SITE)]
+    assert store.queries(site="aide") == []
+    store.close()
 
 
 def test_a_sqlite_file_from_before_versioning_is_adopted_with_its_rows(tmp_path):

@@ -24,6 +24,7 @@ from service.coverage.clusters import Cluster, cluster_questions
 from service.coverage.questions import read_questions
 from service.settings import Settings
 from service.storage import Store
+from service.storage.records import DEFAULT_SITE
 
 STATUSES = ("answered", "weak", "uncovered")
 
@@ -236,7 +237,9 @@ def coverage_from_file(answerer: Answerer, path: Path, options: Options, progres
     return build_report(answerer, questions, options, Path(path).name, skipped)
 
 
-def coverage_from_log(answerer: Answerer, db: Store, since: float, until: float, options: Options) -> Report:
+def coverage_from_log(
+    answerer: Answerer, db: Store, since: float, until: float, options: Options, site: str = DEFAULT_SITE
+) -> Report:
     """The same report from real traffic: what the service answered then (the query log) and the
     questions readers rated down (the widget's feedback) between ``since`` and ``until``.
 
@@ -244,7 +247,7 @@ def coverage_from_log(answerer: Answerer, db: Store, since: float, until: float,
     offsets may point into a text that has changed since)."""
     index = answerer.index
     questions, stale = [], 0
-    for logged in db.queries(since, until):
+    for logged in db.queries(since, until, site):
         status = logged_status(logged.answered, logged.score, answerer)
         answer, citation = None, None
         if logged.answered and logged.doc_id is not None:
@@ -268,7 +271,7 @@ def coverage_from_log(answerer: Answerer, db: Store, since: float, until: float,
                     url=passage_url(answerer.config.base_url, article, logged.start, logged.end),
                 )
         questions.append(QuestionCoverage(logged.question, status, logged.score, answer, citation, logged.created_at))
-    low_rated = [f.question for f in db.feedback(since, until) if f.vote < 0]
+    low_rated = [f.question for f in db.feedback(since, until, site) if f.vote < 0]
     period = {"since": _iso(since), "until": _iso(until)}
     return build_report(
         answerer, questions, options, "query log", low_rated=low_rated, extra={"period": period, "not_placed": stale}

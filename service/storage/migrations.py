@@ -73,6 +73,22 @@ MIGRATIONS: tuple[Migration, ...] = (
             "CREATE INDEX feedback_created ON feedback (created_at)",
         ),
     ),
+    Migration(
+        2,
+        "a site for every row (rows written before sites belong to the default site)",
+        (
+            "ALTER TABLE feedback ADD COLUMN site TEXT NOT NULL DEFAULT 'default'",
+            "ALTER TABLE queries ADD COLUMN site TEXT NOT NULL DEFAULT 'default'",
+            "CREATE INDEX queries_site_created ON queries (site, created_at)",
+            "CREATE INDEX feedback_site_created ON feedback (site, created_at)",
+        ),
+        (
+            "ALTER TABLE feedback ADD COLUMN site TEXT NOT NULL DEFAULT 'default'",
+            "ALTER TABLE queries ADD COLUMN site TEXT NOT NULL DEFAULT 'default'",
+            "CREATE INDEX queries_site_created ON queries (site, created_at)",
+            "CREATE INDEX feedback_site_created ON feedback (site, created_at)",
+        ),
+    ),
 )
 
 LATEST = MIGRATIONS[-1].version

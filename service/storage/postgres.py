@@ -18,6 +18,7 @@ from psycopg_pool import ConnectionPool, PoolTimeout
 
 from service.storage.migrations import VERSION_TABLE, pending
 from service.storage.records import (
+    DEFAULT_SITE,
     FEEDBACK_COLUMNS,
     QUERY_COLUMNS,
     Feedback,
@@ -88,7 +89,7 @@ class PostgresStore:
     def add_feedback(self, item: Feedback) -> int:
         with self._transaction() as conn:
             row = conn.execute(
-                f"INSERT INTO feedback ({FEEDBACK_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s) RETURNING id",
+                f"INSERT INTO feedback ({FEEDBACK_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s) RETURNING id",
                 values(item),
             ).fetchone()
         assert row is not None  # RETURNING always gives the row
@@ -97,21 +98,24 @@ class PostgresStore:
     def log_queries(self, items: list[LoggedQuery]) -> None:
         with self._transaction() as conn, conn.cursor() as cursor:
             cursor.executemany(
-                f"INSERT INTO queries ({QUERY_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+                f"INSERT INTO queries ({QUERY_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
                 [values(q) for q in items],
             )
 
-    def _select(self, sql: str, since: float, until: float | None) -> list[tuple]:
+    def _select(self, sql: str, since: float, until: float | None, site: str) -> list[tuple]:
         with self._transaction() as conn:
-            return conn.execute(sql, (since, period_end(until))).fetchall()
+            return conn.execute(sql, (site, since, period_end(until))).fetchall()
 
-    def feedback(self, since: float = 0.0, until: float | None = None) -> list[Feedback]:
-        sql = f"SELECT {FEEDBACK_COLUMNS} FROM feedback WHERE created_at >= %s AND created_at < %s ORDER BY id"
-        return [Feedback(*row) for row in self._select(sql, since, until)]
+    def feedback(self, since: float = 0.0, until: float | None = None, site: str = DEFAULT_SITE) -> list[Feedback]:
+        period = "site = %s AND created_at >= %s AND created_at < %s"  # one site's rows in a period
+        sql = f"SELECT {FEEDBACK_COLUMNS} FROM feedback WHERE {period} ORDER BY id"
+        return [Feedback(*row) for row in self._select(sql, since, until, site)]
 
-    def queries(self, since: float = 0.0, until: float | None = None) -> list[LoggedQuery]:
-        sql = f"SELECT {QUERY_COLUMNS} FROM queries WHERE created_at >= %s AND created_at < %s ORDER BY id"
-        return [logged_query(row) for row in self._select(sql, since, until)]
+    def queries(self, since: float = 0.0, until: float | None = None, site: str = DEFAULT_SITE) -> list[LoggedQuery]:
+        sql = (
+            f"SELECT {QUERY_COLUMNS} FROM queries WHERE site = %s AND created_at >= %s AND created_at < %s ORDER BY id"
+        )
+        return [logged_query(row) for row in self._select(sql, since, until, site)]
 
 
 def _redact(url: str) -> str:

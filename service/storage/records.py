@@ -7,6 +7,8 @@ import time
 from dataclasses import astuple, dataclass
 from typing import Any, Protocol
 
+DEFAULT_SITE = "default"  # service.sites.DEFAULT_SITE: the site of rows written before sites existed
+
 
 @dataclass(frozen=True)
 class Feedback:
@@ -17,6 +19,7 @@ class Feedback:
     vote: int  # +1 helpful, -1 not helpful
     created_at: float
     index_version: str = ""
+    site: str = DEFAULT_SITE
 
 
 @dataclass(frozen=True)
@@ -29,6 +32,7 @@ class LoggedQuery:
     end: int | None
     created_at: float
     index_version: str = ""
+    site: str = DEFAULT_SITE
 
 
 class StoreUnavailable(Exception):
@@ -44,9 +48,13 @@ class Store(Protocol):
 
     def log_queries(self, items: list[LoggedQuery]) -> None: ...
 
-    def feedback(self, since: float = 0.0, until: float | None = None) -> list[Feedback]: ...
+    def feedback(self, since: float = 0.0, until: float | None = None, site: str = DEFAULT_SITE) -> list[Feedback]:
+        """The votes on ``site``'s answers in the period; no other site's."""
+        ...
 
-    def queries(self, since: float = 0.0, until: float | None = None) -> list[LoggedQuery]: ...
+    def queries(self, since: float = 0.0, until: float | None = None, site: str = DEFAULT_SITE) -> list[LoggedQuery]:
+        """The questions asked of ``site`` in the period; no other site's."""
+        ...
 
     def schema_version(self) -> int: ...
 
@@ -54,8 +62,8 @@ class Store(Protocol):
 
 
 # The columns in the records' field order, so a record is written with astuple() and read back with *row.
-FEEDBACK_COLUMNS = 'question, doc_id, start, "end", vote, created_at, index_version'
-QUERY_COLUMNS = 'question, answered, score, doc_id, start, "end", created_at, index_version'
+FEEDBACK_COLUMNS = 'question, doc_id, start, "end", vote, created_at, index_version, site'
+QUERY_COLUMNS = 'question, answered, score, doc_id, start, "end", created_at, index_version, site'
 
 
 def values(item: Feedback | LoggedQuery) -> tuple[Any, ...]:

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from service.storage.migrations import VERSION_TABLE, pending
 from service.storage.records import (
+    DEFAULT_SITE,
     FEEDBACK_COLUMNS,
     QUERY_COLUMNS,
     Feedback,
@@ -87,7 +88,7 @@ class SQLiteStore:
     def add_feedback(self, item: Feedback) -> int:
         with self._transaction() as conn:
             cursor = conn.execute(
-                f"INSERT INTO feedback ({FEEDBACK_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                f"INSERT INTO feedback ({FEEDBACK_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 values(item),
             )
         assert cursor.lastrowid is not None  # set by every INSERT
@@ -96,18 +97,20 @@ class SQLiteStore:
     def log_queries(self, items: list[LoggedQuery]) -> None:
         with self._transaction() as conn:
             conn.executemany(
-                f"INSERT INTO queries ({QUERY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                f"INSERT INTO queries ({QUERY_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [values(q) for q in items],
             )
 
-    def _select(self, sql: str, since: float, until: float | None) -> list[tuple]:
+    def _select(self, sql: str, since: float, until: float | None, site: str) -> list[tuple]:
         with self._lock:
-            return self._conn.execute(sql, (since, period_end(until))).fetchall()
+            return self._conn.execute(sql, (site, since, period_end(until))).fetchall()
 
-    def feedback(self, since: float = 0.0, until: float | None = None) -> list[Feedback]:
-        sql = f"SELECT {FEEDBACK_COLUMNS} FROM feedback WHERE created_at >= ? AND created_at < ? ORDER BY id"
-        return [Feedback(*row) for row in self._select(sql, since, until)]
+    def feedback(self, since: float = 0.0, until: float | None = None, site: str = DEFAULT_SITE) -> list[Feedback]:
+        sql = (
+            f"SELECT {FEEDBACK_COLUMNS} FROM feedback WHERE site = ? AND created_at >= ? AND created_at < ? ORDER BY id"
+        )
+        return [Feedback(*row) for row in self._select(sql, since, until, site)]
 
-    def queries(self, since: float = 0.0, until: float | None = None) -> list[LoggedQuery]:
-        sql = f"SELECT {QUERY_COLUMNS} FROM queries WHERE created_at >= ? AND created_at < ? ORDER BY id"
-        return [logged_query(row) for row in self._select(sql, since, until)]
+    def queries(self, since: float = 0.0, until: float | None = None, site: str = DEFAULT_SITE) -> list[LoggedQuery]:
+        sql = f"SELECT {QUERY_COLUMNS} FROM queries WHERE site = ? AND created_at >= ? AND created_at < ? ORDER BY id"
+        return [logged_query(row) for row in self._select(sql, since, until, site)]
