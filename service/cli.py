@@ -3,23 +3,19 @@
 from __future__ import annotations
 
 import argparse
-import functools
 import json
 import logging
 import os
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import ExitStack
-from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
+from service.cli_build import cmd_build
 from service.cli_reports import cmd_coverage, cmd_eval, settings_for
-from service.settings import Settings
 
 if TYPE_CHECKING:
-    from index.encoder import Encoder
-    from index.search import Index
     from service.core import Answerer, Result
 
 log = logging.getLogger("sourcier")
@@ -45,101 +41,6 @@ def cmd_fetch_model(args: argparse.Namespace) -> int:
     elif args.slim:
         raise ValueError("--slim keeps an ONNX runtime's export: set SOURCIER_RUNTIME=onnx or onnx-int8")
     return 0
-
-
-def cmd_build(args: argparse.Namespace) -> int:
-    """Build (or refresh) the index; unchanged inputs reuse their vectors; an up-to-date index is kept."""
-    from corpus.load import load
-    from index.ensure import ensure
-
-    settings = settings_for(args)
-    site = None
-    if (args.crawl or args.include or args.exclude or args.json) and not (args.site or args.wordpress):
-        raise ValueError("--crawl, --include, --exclude and --json go with --site or --wordpress")
-    if args.corpus and (args.site or args.wordpress):
-        raise ValueError("--corpus or --site/--wordpress: the index is built from one of them")
-    if args.site or args.wordpress:
-        from service.cli_site import site_corpus
-
-        site = site_corpus(args, settings)
-        articles = site.articles
-    else:
-        articles = load(settings.corpus)
-    # the encoder is loaded only to rebuild or to measure the abstention threshold (once for both):
-    # an up-to-date index costs one manifest read
-    load_encoder = functools.cache(_encoder_loader(settings, args.ray, args.ray_workers))
-    try:
-        ensured = ensure(
-            settings.index_dir,
-            articles,
-            settings.index_config(),
-            load_encoder,
-            force=args.force,
-            progress=not args.quiet,
-            load_current=False,
-        )
-        manifest = ensured.manifest
-        if site is not None:
-            from service.cli_site import print_summary, save_state
-
-            save_state(site, settings)
-            built = {"version": manifest.version, "built": ensured.built}
-            if ensured.built:
-                built |= {"embedded": manifest.build.embedded, "reused": manifest.build.reused}
-            print_summary(site, args.json, built)
-        if not ensured.built and not args.json:
-            print(
-                f"index {manifest.version} is up to date ({manifest.corpus.articles} articles) at {settings.index_dir}"
-            )
-        elif not args.json:
-            corpus, build = manifest.corpus, manifest.build
-            print(
-                f"index {manifest.version} saved to {settings.index_dir}: {corpus.articles} articles, "
-                f"{corpus.sentences} sentences, {corpus.pairs} pairs, {corpus.chunks} chunks; "
-                f"embedded {build.embedded}, "
-                f"reused {build.reused}, {build.seconds} s"
-            )
-        _measure_abstention(settings, ensured.index, load_encoder, quiet=args.json)
-    finally:
-        if args.ray and load_encoder.cache_info().currsize:
-            load_encoder().close()  # type: ignore[attr-defined]  # the RayEncoder leaves the cluster
-    return 0
-
-
-def _encoder_loader(settings: Settings, ray_address: str | None, workers: int) -> Callable[[], Encoder]:
-    """The settings' encoder; with ``--ray``, one whose build passages are embedded on that cluster."""
-    if not ray_address:
-        return settings.load_encoder
-    from index.distributed import RayEncoder
-
-    model, cache, runtime, dims = settings.model, str(settings.model_cache), settings.runtime, settings.dims
-    return lambda: RayEncoder(settings.load_encoder(), ray_address, model, cache, runtime, dims, workers)
-
-
-def _measure_abstention(
-    settings: Settings, index: Index | None, load_encoder: Callable[[], Encoder], quiet: bool = False
-) -> None:
-    """Store the index's abstention measurement in its manifest unless a current one is there."""
-    from index import store
-    from service.core import abstention
-    from service.startup import answerer_for
-
-    config = replace(settings.answer_config(), threshold=None)  # measured even when SOURCIER_THRESHOLD wins
-    manifest = index.manifest if index is not None else store.read_manifest(settings.index_dir)
-    found = abstention.stored(manifest.abstention, config.scoring(), config.abstain_deviations, config.abstain_floor)
-    if found is None:
-        encoder = load_encoder()
-        if index is None:
-            index = store.load(
-                settings.index_dir, settings.index_config(), encoder.name, encoder.dims, runtime=encoder.runtime
-            )
-        found = answerer_for(index, encoder, config, settings.index_dir).abstention
-    if found is not None and not quiet:
-        print(
-            f"abstains under {found.threshold:.3f}: its corpus's scores for {found.questions} off-topic "
-            f"questions, mean + {found.deviations} standard deviations, floor {found.floor}"
-            + (f" (SOURCIER_THRESHOLD={settings.threshold} is set and wins)" if settings.threshold is not None else "")
-        )
 
 
 def _read_batch(handle: TextIO) -> Iterator[tuple[int, dict[str, Any] | None, str | None]]:
@@ -253,22 +154,26 @@ def cmd_serve(args: argparse.Namespace) -> int:
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")  # the served log is JSON lines: no bars
     import uvicorn
 
-    from service.startup import load_answerer
+    from service.sites import load_sites
+    from service.startup import shared_loader
     from service.web.access import log_config
     from service.web.app import create_app
 
-    if args.build:  # the container's default: the mounted articles' index, built when missing or stale
-        index_args = ["--index", args.index] if args.index else []
-        status = cmd_build(parser().parse_args(["build", "--quiet", *index_args]))
+    settings = settings_for(args)
+    if args.build:  # the container's default: the mounted articles' index (each site's), built when missing or stale
+        several = ["--all-sites"] if settings.sites_file else []
+        index_args = ["--index", args.index] if args.index and not several else []
+        status = cmd_build(parser().parse_args(["build", "--quiet", *index_args, *several]))
         if status:
             return status
-    settings = settings_for(args)
     host = args.host or settings.host
     port = args.port or settings.port
-    preloaded = [load_answerer(settings)]  # before listening: a broken index stops here, saying what to run
-    # pop: once served, the first index is only held by app.state, so a hot reload can free it
+    # before listening: a bad sites file or a broken index stops here, saying what to run (one model for every site)
+    load = shared_loader()
+    preloaded = {site.settings.index_dir: load(site.settings) for site in load_sites(settings).values()}
+    # pop: once served, each first index is only held by app.state, so a hot reload can free it
     uvicorn.run(
-        create_app(settings, loader=lambda _: preloaded.pop()),
+        create_app(settings, loader=lambda site_settings: preloaded.pop(site_settings.index_dir)),
         host=host,
         port=port,
         server_header=False,
@@ -293,6 +198,12 @@ def cmd_show(args: argparse.Namespace) -> int:
     print()
     print(article.text)
     return 0
+
+
+def cmd_sites(args: argparse.Namespace) -> int:
+    from service.cli_sites import cmd_sites as list_sites
+
+    return list_sites(args)
 
 
 def cmd_settings(args: argparse.Namespace) -> int:
@@ -336,6 +247,9 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--include", action="append", metavar="REGEX", help="with --site: keep only URLs matching one")
     p.add_argument("--exclude", action="append", metavar="REGEX", help="with --site: leave out URLs matching one")
     p.add_argument("--json", action="store_true", help="with --site/--wordpress: print the summary as JSON")
+    which = p.add_mutually_exclusive_group()
+    which.add_argument("--site-id", metavar="ID", help="build this site of the sites file (SOURCIER_SITES_FILE)")
+    which.add_argument("--all-sites", action="store_true", help="build every site of the sites file")
     p.set_defaults(func=cmd_build)
 
     p = sub.add_parser("ask", help="answer a question (or a JSONL batch)")
@@ -346,6 +260,7 @@ def parser() -> argparse.ArgumentParser:
     p.add_argument("--top-k", type=int, help="passages (and answers) to return (default: the setting top_k)")
     p.add_argument("--index", help="index folder")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--site-id", metavar="ID", help="this site of the sites file (SOURCIER_SITES_FILE)")
     p.set_defaults(func=cmd_ask)
 
     p = sub.add_parser("serve", help="serve the API, the article pages and the widget")
@@ -360,6 +275,7 @@ def parser() -> argparse.ArgumentParser:
     p = sub.add_parser("show", help="print an indexed article")
     p.add_argument("doc_id")
     p.add_argument("--index", help="index folder")
+    p.add_argument("--site-id", metavar="ID", help="this site of the sites file (SOURCIER_SITES_FILE)")
     p.set_defaults(func=cmd_show)
 
     p = sub.add_parser("eval", help="score Sourcier and the baselines on an evaluation set")
@@ -393,6 +309,7 @@ def parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--index", help="index folder")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--site-id", metavar="ID", help="this site of the sites file (SOURCIER_SITES_FILE)")
     p.set_defaults(func=cmd_coverage)
 
     p = sub.add_parser(
@@ -406,6 +323,11 @@ def parser() -> argparse.ArgumentParser:
         help="then keep only what the configured ONNX runtime reads (the container image's model: no torch weights)",
     )
     p.set_defaults(func=cmd_fetch_model)
+
+    p = sub.add_parser("sites", help="list the sites file's sites: index version, articles, threshold, last build")
+    p.add_argument("--site-id", metavar="ID", help="only this site")
+    p.add_argument("--json", action="store_true", help="print them as JSON")
+    p.set_defaults(func=cmd_sites)
 
     p = sub.add_parser("settings", help="print every SOURCIER_* setting with its default and meaning (Markdown)")
     p.add_argument("--write", metavar="FILE", help="put the table between FILE's settings:start/end lines")

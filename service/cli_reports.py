@@ -15,13 +15,25 @@ DEFAULT_OUT = ROOT / "var" / "coverage"
 
 
 def settings_for(args: argparse.Namespace) -> Settings:
-    """The settings, with the command line's --index and --corpus over the environment's."""
+    """The settings, with the command line's --index and --corpus over the environment's; with
+    ``--site-id``, that site's (the sites file's settings for it)."""
     overrides: dict[str, Any] = {}
     if getattr(args, "index", None):
         overrides["index_dir"] = Path(args.index)
     if getattr(args, "corpus", None):
         overrides["corpus"] = [Path(p) for p in args.corpus]
-    return Settings(**overrides)
+    settings = Settings(**overrides)
+    site_id = getattr(args, "site_id", None)
+    if not site_id:
+        return settings
+    from service.sites import load_sites
+
+    if settings.sites_file is None:
+        raise ValueError("--site-id needs a sites file: set SOURCIER_SITES_FILE")
+    sites = load_sites(settings)
+    if site_id not in sites:
+        raise ValueError(f"unknown site {site_id!r}; {settings.sites_file} declares {', '.join(sites)}")
+    return sites[site_id].settings
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
@@ -71,6 +83,7 @@ def cmd_coverage(args: argparse.Namespace) -> int:
     from service.coverage.render import format_comparison, format_summary, render_comparison, write_reports
     from service.startup import load_answerer
     from service.storage import open_store, store_exists
+    from service.storage.records import DEFAULT_SITE
 
     if args.compare:
         old, new = (load_report(Path(p)) for p in args.compare)
@@ -97,7 +110,8 @@ def cmd_coverage(args: argparse.Namespace) -> int:
             return 1
         db = open_store(settings)
         try:
-            report = cov.coverage_from_log(load_answerer(settings), db, since, until, options)
+            site = getattr(args, "site_id", None) or DEFAULT_SITE
+            report = cov.coverage_from_log(load_answerer(settings), db, since, until, options, site)
         finally:
             db.close()
     else:

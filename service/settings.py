@@ -35,6 +35,11 @@ class Settings(BaseSettings):
         ROOT / "var" / "data",
         description="Folder of the service's SQLite database (votes, query log) when DATABASE_URL is unset.",
     )
+    sites_file: Path | None = Field(
+        None,
+        description="TOML file of the sites this process serves, each under /sites/<id>/ with its own index, "
+        "origins, editors' token and answering settings (README 'Several sites'); unset: one site at the root.",
+    )
     database_url: SecretStr | None = Field(
         None,
         description="postgresql://user:password@host:port/db keeps votes and the query log in PostgreSQL, "

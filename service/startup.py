@@ -4,7 +4,9 @@ model or settings) and the answering configuration. Used by the API's lifespan, 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from index import store
 from index.encoder import Encoder
@@ -16,11 +18,27 @@ from service.settings import Settings
 log = logging.getLogger(__name__)
 
 
-def load_answerer(settings: Settings) -> Answerer:
-    """Load the encoder and the index from ``settings`` and check them against each other."""
-    encoder = settings.load_encoder()
+def load_answerer(settings: Settings, encoder: Encoder | None = None) -> Answerer:
+    """Load the index from ``settings`` with ``encoder`` (else the settings' own, loaded now) and check
+    them against each other."""
+    encoder = encoder or settings.load_encoder()
     index = store.load(settings.index_dir, settings.index_config(), encoder.name, encoder.dims, runtime=encoder.runtime)
     return answerer_for(index, encoder, settings.answer_config(), settings.index_dir)
+
+
+def shared_loader() -> Callable[[Settings], Answerer]:
+    """``load_answerer`` that loads the encoder once, for the first site, and gives it to every other
+    site's index: the model is the process's biggest memory by far (sites share the settings that
+    choose it, ``service.sites.PER_SITE`` leaves them out)."""
+    encoders: dict[tuple[Any, ...], Encoder] = {}
+
+    def load(settings: Settings) -> Answerer:
+        key = (settings.model, str(settings.model_cache), settings.runtime, settings.dims, settings.threads)
+        if key not in encoders:
+            encoders[key] = settings.load_encoder()
+        return load_answerer(settings, encoders[key])
+
+    return load
 
 
 def answerer_for(index: Index, encoder: Encoder, config: AnswerConfig, folder: Path | None = None) -> Answerer:

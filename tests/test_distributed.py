@@ -48,3 +48,35 @@ def test_a_build_on_a_ray_cluster_writes_the_local_build_byte_for_byte(cluster, 
     for manifest in manifests:  # the threshold measured from the same vectors; only when differs
         manifest["abstention"].pop("measured_at")
     assert manifests[0]["abstention"] == manifests[1]["abstention"]
+
+
+def test_each_site_of_a_sites_file_builds_on_the_cluster_as_it_does_locally(cluster, tmp_path):
+    """``sourcier build --all-sites --ray``: every site's index from the one cluster, file for file the local one."""
+    sites = tmp_path / "sites.toml"
+    sites.write_text(
+        f'[sites.mollet]\ncorpus = ["{ROOT / "corpus" / "articles"}"]\n\n'
+        f'[sites.guide]\ncorpus = ["{ROOT / "tests" / "fixtures"}"]\n',
+        encoding="utf-8",
+    )
+    for name, extra in (("ray", ["--ray", cluster.address, "--ray-workers", "2"]), ("local", [])):
+        env = {
+            **os.environ,
+            "HF_HUB_OFFLINE": "1",
+            "RAY_USAGE_STATS_ENABLED": "0",
+            "SOURCIER_SITES_FILE": str(sites),
+            "SOURCIER_DATA_DIR": str(tmp_path / name),
+        }
+        command = [sys.executable, "-m", "service.cli", "build", "--quiet", "--all-sites", *extra]
+        done = subprocess.run(command, env=env, cwd=ROOT, capture_output=True, text=True, timeout=900)
+        assert done.returncode == 0, done.stderr[-3000:]
+    for site in ("mollet", "guide"):
+        ray, local = (tmp_path / name / "sites" / site / "index" for name in ("ray", "local"))
+        manifests = [json.loads((folder / "manifest.json").read_text()) for folder in (ray, local)]
+        assert manifests[0]["version"] == manifests[1]["version"] and manifests[0]["corpus"]["articles"] > 0
+        for name in manifests[0]["files"]:
+            assert (ray / name).read_bytes() == (local / name).read_bytes(), (site, name)
+    versions = {
+        json.loads((tmp_path / "ray" / "sites" / s / "index" / "manifest.json").read_text())["version"]
+        for s in ("mollet", "guide")
+    }
+    assert len(versions) == 2  # two sites, two indexes

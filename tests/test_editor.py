@@ -57,7 +57,7 @@ def test_questions_asked_through_the_api_appear_for_editors_with_the_token(clien
     assert response.status_code == 200 and response.headers["cache-control"] == "no-store"
     report = response.json()
     assert [q["question"] for q in report["questions"]] == ASKED
-    answerer = client.app.state.answerer
+    answerer = client.app.state.sites["default"].answerer
     for item, body in zip(report["questions"], bodies):
         assert (item["status"] != "uncovered") == body["answered"]
         if body["answered"]:

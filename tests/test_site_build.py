@@ -11,7 +11,7 @@ import pytest
 from index import store
 from index.manifest import read_manifest
 from service import cli
-from service.cli_site import state_path
+from service.cli_website import state_path
 from service.settings import Settings
 from tests.conftest import FakeEncoder
 from tests.website import Website, page_html, wp_post

@@ -25,6 +25,10 @@ from typing import Any
 from starlette.datastructures import Headers
 from starlette.middleware.cors import CORSMiddleware
 from starlette.responses import Response
+from starlette.types import ASGIApp as StarletteApp
+from starlette.types import Receive as StarletteReceive
+from starlette.types import Scope as StarletteScope
+from starlette.types import Send as StarletteSend
 
 from service.web.errors import envelope_bytes, error_response
 
@@ -64,15 +68,28 @@ def guarded(policy: str) -> dict[str, str]:
     return {POLICY: policy}
 
 
+SITE_PATH = "/sites/{site}"  # service.sites.site_prefix: where each site's routes live when there are several
+
+
+def site_of(path: str) -> tuple[str, str]:
+    """``/sites/aide/api/ask`` → ("aide", "/api/ask"); a path outside ``/sites/`` → ("", path)."""
+    if not path.startswith("/sites/"):
+        return "", path
+    site, _, rest = path[len("/sites/") :].partition("/")
+    return site, "/" + rest
+
+
 def policy_paths(schema: dict[str, Any]) -> dict[str, set[str]]:
     """The paths whose operations declare each policy, read from the app's OpenAPI schema (where
-    ``guarded`` puts it: the public record of the routes). A guarded path cannot have parameters."""
+    ``guarded`` puts it: the public record of the routes), a site's routes by their path in the site.
+    A guarded path cannot have other parameters."""
     paths: dict[str, set[str]] = {QUESTION: set(), READER: set()}
     for path, operations in schema.get("paths", {}).items():
         for operation in operations.values():
             policy = operation.get(POLICY) if isinstance(operation, dict) else None
             if policy is None:
                 continue
+            path = path.removeprefix(SITE_PATH)
             if "{" in path:
                 raise ValueError(f"{path}: a guarded route's path cannot have parameters")
             paths[policy].add(path.rstrip("/") or "/")
@@ -123,7 +140,9 @@ class RateLimiter:
 
 
 class Guard:
-    """The ASGI middleware; see the module docstring. ``rate_per_minute`` 0 turns the rate limit off."""
+    """The ASGI middleware; see the module docstring. ``rate_per_minute`` 0 turns the rate limit off.
+    With several sites, each site has its own buckets and its own rate (``site_rates``: per minute and
+    burst by site id); questions in flight are bounded for the process (they share its cores)."""
 
     def __init__(
         self,
@@ -133,6 +152,7 @@ class Guard:
         burst: int,
         max_inflight: int,
         paths: dict[str, set[str]],
+        site_rates: dict[str, tuple[float, int]] | None = None,
     ) -> None:
         """``paths``: the paths of each policy, from the routes' declarations (``policy_paths``)."""
         self.app = app
@@ -140,6 +160,10 @@ class Guard:
         self.limited_paths = self.question_paths | paths[READER]
         self.max_body_bytes = max_body_bytes
         self.limiter = RateLimiter(rate_per_minute, burst) if rate_per_minute > 0 else None
+        self.site_limiters = {
+            site: RateLimiter(rate, site_burst) if rate > 0 else None
+            for site, (rate, site_burst) in (site_rates or {}).items()
+        }
         self.max_inflight = max_inflight
         self.inflight = 0  # only touched from the event loop, so no lock is needed
 
@@ -147,11 +171,13 @@ class Guard:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        path = scope["path"].rstrip("/") or "/"
+        site, path = site_of(scope["path"])
+        path = path.rstrip("/") or "/"
         send = self._with_headers(send)
-        if self.limiter is not None and path in self.limited_paths and scope["method"] != "OPTIONS":
+        limiter = self.site_limiters.get(site, self.limiter) if site else self.limiter
+        if limiter is not None and path in self.limited_paths and scope["method"] != "OPTIONS":
             client = scope.get("client")
-            wait = self.limiter.wait(client[0] if client else "")
+            wait = limiter.wait(client[0] if client else "")
             if wait:
                 await send_error(
                     send,
@@ -270,3 +296,22 @@ async def _drain(receive: Receive) -> None:
         drained += len(message.get("body", b""))
         if not message.get("more_body", False):
             return
+
+
+class SiteCORS:
+    """CORS by site: a request under ``/sites/<id>/`` gets that site's allowed origins (its own
+    ``JSONErrorCORS``), any other none — so a page of site A can never call site B's API from a browser."""
+
+    def __init__(self, app: StarletteApp, origins: dict[str, list[str]]) -> None:
+        self.app = app
+        self.by_site: dict[str, StarletteApp] = {
+            site: JSONErrorCORS(
+                app, allow_origins=allowed, allow_methods=["GET", "POST"], allow_headers=["Content-Type"]
+            )
+            for site, allowed in origins.items()
+            if allowed
+        }
+
+    async def __call__(self, scope: StarletteScope, receive: StarletteReceive, send: StarletteSend) -> None:
+        site, _ = site_of(scope.get("path", "")) if scope["type"] == "http" else ("", "")
+        await self.by_site.get(site, self.app)(scope, receive, send)

@@ -73,7 +73,8 @@ def load_stable(
 
 
 class IndexReloader:
-    """Watches the index folder for the app (``state`` is ``app.state``, holding ``answerer``)."""
+    """Watches one site's index folder (``state`` holds the site's ``answerer``: a ``Served``); each
+    site has its own, so a site's new index is swapped in without touching the others."""
 
     def __init__(self, state: Any, settings: Settings) -> None:
         self.state = state
@@ -122,22 +123,38 @@ class IndexReloader:
             await asyncio.to_thread(self.check, forced)
 
     def start(self) -> None:
-        """Start watching (inside the running event loop) and reload on SIGHUP where signals can be
-        handled (the main thread of ``sourcier serve``; not the test client's thread)."""
+        """Start watching (inside the running event loop)."""
         self.task = asyncio.get_running_loop().create_task(self.run())
-        try:
-            asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, self.wake.set)
-        except (ValueError, RuntimeError, NotImplementedError):
-            log.debug("SIGHUP reload not available in this thread")
 
     async def stop(self) -> None:
-        try:
-            asyncio.get_running_loop().remove_signal_handler(signal.SIGHUP)
-        except (ValueError, RuntimeError, NotImplementedError):
-            pass
         if self.task is not None:
             self.task.cancel()
             try:
                 await self.task
             except asyncio.CancelledError:
                 pass
+
+
+def start_watching(reloaders: list[IndexReloader]) -> None:
+    """Start every site's watch, and reload them all on SIGHUP where signals can be handled (the main
+    thread of ``sourcier serve``; not the test client's thread)."""
+    for reloader in reloaders:
+        reloader.start()
+
+    def wake_all() -> None:
+        for reloader in reloaders:
+            reloader.wake.set()
+
+    try:
+        asyncio.get_running_loop().add_signal_handler(signal.SIGHUP, wake_all)
+    except (ValueError, RuntimeError, NotImplementedError):
+        log.debug("SIGHUP reload not available in this thread")
+
+
+async def stop_watching(reloaders: list[IndexReloader]) -> None:
+    try:
+        asyncio.get_running_loop().remove_signal_handler(signal.SIGHUP)
+    except (ValueError, RuntimeError, NotImplementedError):
+        pass
+    for reloader in reloaders:
+        await reloader.stop()

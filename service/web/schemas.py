@@ -106,6 +106,25 @@ class HealthOut(BaseModel):
     threshold_from: str  # "index": measured on its corpus (the default); "setting": SOURCIER_THRESHOLD
 
 
+class SiteHealthOut(BaseModel):
+    index_version: str
+    articles: int
+    sentences: int
+    chunks: int
+    threshold: float
+    threshold_from: str
+    url: str  # where the site's routes live (``/sites/<id>``)
+
+
+class SitesHealthOut(BaseModel):
+    """``/api/health`` of a process serving several sites: the shared model, then each site."""
+
+    status: str
+    model: str
+    runtime: str
+    sites: dict[str, SiteHealthOut]
+
+
 class FeedbackRequest(BaseModel):
     """A reader's vote on one answer: the question, the cited passage and the vote, nothing else."""
 

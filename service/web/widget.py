@@ -37,23 +37,24 @@ def widget_script(examples: list[str]) -> WidgetScript:
     return WidgetScript(body, hashlib.sha256(body).hexdigest()[:12])
 
 
-def _href(article: Article) -> str:
+def _href(article: Article, prefix: str = "") -> str:
     """Sourcier's page of an article (an id may hold "/": a page of a static site's sub-folder)."""
-    return escape("/articles/" + quote(article.doc_id, safe="/"), quote=True)
+    return escape(f"{prefix}/articles/" + quote(article.doc_id, safe="/"), quote=True)
 
 
-def demo_page(articles: list[Article], script_src: str, public_url: str) -> str:
-    """The product on one page: the widget inline above the articles, then their text."""
-    listing = "".join(f'<li><a href="{_href(a)}">{escape(a.title)}</a></li>' for a in articles)
+def demo_page(articles: list[Article], script_src: str, public_url: str, site: str = "", prefix: str = "") -> str:
+    """The product on one page: the widget inline above the articles, then their text. ``site`` and
+    ``prefix``: the site's id and path when the process serves several (the widget tag names the site)."""
+    listing = "".join(f'<li><a href="{_href(a, prefix)}">{escape(a.title)}</a></li>' for a in articles)
     texts = "".join(
         f'<article><div class="text">{article_text_html(a)}</div>'
-        f'<p class="muted"><a href="{_href(a)}">Ouvrir l’article</a>'
+        f'<p class="muted"><a href="{_href(a, prefix)}">Ouvrir l’article</a>'
         f"</p></article><hr>"
         for a in articles[:DEMO_FULL_ARTICLES]
     )
-    snippet = (
-        f'<script src="{public_url.rstrip("/")}/widget.js" data-sourcier-api="{public_url.rstrip("/")}" defer></script>'
-    )
+    api = public_url.rstrip("/")
+    named = f' data-sourcier-site="{site}"' if site else ""
+    snippet = f'<script src="{api}{prefix}/widget.js" data-sourcier-api="{api}"{named} defer></script>'
     return (
         '<!doctype html>\n<html lang="fr"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width,initial-scale=1">'
@@ -66,5 +67,5 @@ def demo_page(articles: list[Article], script_src: str, public_url: str) -> str:
         '<div class="demo-search" data-sourcier></div>'
         f'<nav aria-label="Articles"><h2>Articles</h2><ul>{listing}</ul></nav><hr>{texts}'
         f'<p class="muted">Sur votre site, une seule ligne : <code>{escape(snippet)}</code></p>'
-        f'</main><script src="{escape(script_src, quote=True)}" defer></script></body></html>\n'
+        f'</main><script src="{escape(script_src, quote=True)}"{named} defer></script></body></html>\n'
     )

@@ -39,6 +39,21 @@ APP = create_app(
     loader=lambda _: make_answerer(INDEX, FakeEncoder(), threshold=0.3, base_url="http://test"),
 )
 SCHEMA = schemathesis.openapi.from_asgi("/openapi.json", APP)
+# Two sites in one process (service.sites): the same routes under /sites/{site}/, each site its own index.
+SITES_FILE = SCRATCH / "sites.toml"
+SITES_FILE.write_text(
+    f'[sites.mollet]\ncorpus = ["{SEED}"]\neditor_token = "{TOKEN}"\n\n[sites.guide-2]\ncorpus = ["{FIXTURES}"]\n',
+    encoding="utf-8",
+)
+SITE_INDEXES = {
+    site: build(load(paths), FakeEncoder(), replace(FAKE_CONFIG, runtime="torch"))
+    for site, paths in (("mollet", [SEED]), ("guide-2", [FIXTURES]))
+}
+SITES_APP = create_app(
+    Settings(sites_file=SITES_FILE, query_log=True, rate_limit=0, data_dir=SCRATCH / "sites", index_dir=SCRATCH),
+    loader=lambda site: make_answerer(SITE_INDEXES[site.index_dir.parent.name], FakeEncoder(), 0.3, "http://test"),
+)
+SITES_SCHEMA = schemathesis.openapi.from_asgi("/openapi.json", SITES_APP)
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck), database=None)
 
 
@@ -63,6 +78,20 @@ def test_every_endpoint_against_its_openapi_description(case):
     # schema gives types only, while check_question refuses blank or over-long questions and control
     # characters with their own 422 codes, so "schema-valid" data may rightly be refused; and FastAPI
     # documents an HTML page's errors as text/html, while they are JSON (check_response checks them).
+    excluded = [allow_header_conformance, positive_data_acceptance]
+    if response.status_code >= 400:
+        excluded.append(content_type_conformance)
+    case.validate_response(response, excluded_checks=excluded)
+
+
+@SITES_SCHEMA.parametrize()
+@FUZZ
+def test_every_sites_endpoint_against_its_openapi_description(case):
+    """Each site's answers from its own articles only, whatever the fuzzed site, question or article."""
+    editors = "/editor" in case.path
+    response = case.call(headers={"Authorization": f"Bearer {TOKEN}"} if editors else None)
+    site = (case.path_parameters or {}).get("site")
+    check_response(response, SITE_INDEXES[site].articles if site in SITE_INDEXES else INDEX.articles)
     excluded = [allow_header_conformance, positive_data_acceptance]
     if response.status_code >= 400:
         excluded.append(content_type_conformance)

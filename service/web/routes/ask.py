@@ -14,15 +14,15 @@ from service.core.cite import heading_url
 from service.core.results import KnownQuestion, Result
 from service.storage import LoggedQuery
 from service.storage.querylog import QueryLog
-from service.web.deps import AnswererDep, QueryLogDep
+from service.web.deps import QueryLogDep, Served, SiteDep
 from service.web.guard import QUESTION, guarded
 from service.web.schemas import AskRequest, AskResponse
 
 router = APIRouter(tags=["ask"])
 
 
-def logged(result: Result) -> LoggedQuery:
-    """The query log's line for one asked question."""
+def logged(result: Result, site: str) -> LoggedQuery:
+    """The query log's line for one question asked of ``site``."""
     answer = result.answer if result.answered else None
     citation = answer.citation if answer else None
     return LoggedQuery(
@@ -34,6 +34,7 @@ def logged(result: Result) -> LoggedQuery:
         citation.end if citation else None,
         time.time(),
         result.index_version,
+        site,
     )
 
 
@@ -52,23 +53,24 @@ def result_body(answerer: Answerer, result: Result) -> dict[str, Any]:
     return body
 
 
-def ask(answerer: Answerer, query_log: QueryLog | None, question: str, top_k: int | None) -> dict[str, Any]:
+def ask(served: Served, query_log: QueryLog | None, question: str, top_k: int | None) -> dict[str, Any]:
+    answerer = served.answerer  # read once: a hot reload may swap it while this question is answered
     result = answerer.answer(question, top_k)
     if query_log is not None:
-        query_log.record(logged(result))
+        query_log.record(logged(result, served.site.id))
     return result_body(answerer, result)
 
 
 @router.post("/api/ask", response_model=AskResponse, openapi_extra=guarded(QUESTION))
-def ask_post(body: AskRequest, answerer: AnswererDep, query_log: QueryLogDep) -> dict[str, Any]:
-    return ask(answerer, query_log, body.question, body.top_k)
+def ask_post(body: AskRequest, served: SiteDep, query_log: QueryLogDep) -> dict[str, Any]:
+    return ask(served, query_log, body.question, body.top_k)
 
 
 @router.get("/api/ask", response_model=AskResponse, openapi_extra=guarded(QUESTION))
 def ask_get(
-    answerer: AnswererDep,
+    served: SiteDep,
     query_log: QueryLogDep,
     q: Annotated[str, Query(description="La question.")] = "",
     top_k: Annotated[int | None, Query(description="Nombre de passages ; par défaut SOURCIER_TOP_K.")] = None,
 ) -> dict[str, Any]:
-    return ask(answerer, query_log, q, top_k)
+    return ask(served, query_log, q, top_k)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import HTMLResponse
 
-from service.web.deps import AnswererDep, SettingsDep, WidgetDep
+from service.web.deps import SiteDep, WidgetDep
 from service.web.widget import demo_page
 
 SHORT_CACHE = "public, max-age=300"  # the plain /widget.js URL picks up a new version within minutes
@@ -29,6 +29,8 @@ def get_widget(request: Request, script: WidgetDep, v: str | None = None) -> Res
 
 
 @router.get("/", response_class=HTMLResponse)
-def home(answerer: AnswererDep, settings: SettingsDep, script: WidgetDep) -> HTMLResponse:
-    articles = list(answerer.index.articles.values())
-    return HTMLResponse(demo_page(articles, f"/widget.js?v={script.version}", settings.public_url))
+def home(request: Request, served: SiteDep) -> HTMLResponse:
+    articles = list(served.answerer.index.articles.values())
+    site, prefix = (served.site.id, served.site.prefix) if served.site.prefix else ("", "")
+    script = f"{prefix}/widget.js?v={served.widget.version}"
+    return HTMLResponse(demo_page(articles, script, request.app.state.settings.public_url, site, prefix))

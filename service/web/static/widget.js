@@ -1,6 +1,7 @@
 /* Sourcier help widget: one <script> tag, no build step, no framework.
  *
  *   <script src="https://HOST/widget.js" data-sourcier-api="https://HOST" defer></script>
+ * (a process serving several sites: src="https://HOST/sites/ID/widget.js" and data-sourcier-site="ID")
  *
  * Inline where a <div data-sourcier> stands, else a floating button that opens a dialog. Everything
  * lives in a shadow root, so the page's CSS and the widget's cannot touch each other. Text from the
@@ -31,6 +32,9 @@
   const script = document.currentScript || document.querySelector("script[src*='widget.js']");
   const API = ((script && script.dataset.sourcierApi) ||
     (script && script.src ? new URL(script.src, location.href).origin : location.origin)).replace(/\/+$/, "");
+  // A Sourcier serving several sites answers each under /sites/<id>/: the tag names its site.
+  const SITE = (script && script.dataset.sourcierSite) || "";
+  const BASE = SITE ? `${API}/sites/${encodeURIComponent(SITE)}` : API;
 
   const CSS = `
 :host{all:initial;display:block}
@@ -113,7 +117,7 @@ kbd{font:inherit;font-size:.8em;padding:0 .35em;border:1px solid #8a92a3;border-
   }
 
   function articleLink(docId, start, end) {
-    return `${API}/articles/${encodeURIComponent(docId)}?start=${start}&end=${end}#passage`;
+    return `${BASE}/articles/${encodeURIComponent(docId)}?start=${start}&end=${end}#passage`;
   }
 
   function sourceLabel(title, section) {
@@ -323,7 +327,7 @@ kbd{font:inherit;font-size:.8em;padding:0 .35em;border:1px solid #8a92a3;border-
       let body;
       let ok = false;
       try {
-        const response = await fetch(`${API}/api/ask`, {
+        const response = await fetch(`${BASE}/api/ask`, {
           method: "POST", headers: { "Content-Type": "application/json" }, credentials: "omit",
           body: JSON.stringify({ question }), signal: controller.signal,
         });
@@ -345,7 +349,7 @@ kbd{font:inherit;font-size:.8em;padding:0 .35em;border:1px solid #8a92a3;border-
     async suggestions(question, signal) {
       try {
         const query = new URLSearchParams({ q: question, k: String(MAX_SUGGESTIONS) });
-        const response = await fetch(`${API}/api/suggest?${query}`, { credentials: "omit", signal });
+        const response = await fetch(`${BASE}/api/suggest?${query}`, { credentials: "omit", signal });
         const body = response.ok ? await response.json() : null;
         return body && Array.isArray(body.suggestions) ? body.suggestions.slice(0, MAX_SUGGESTIONS) : [];
       } catch (error) {
@@ -446,7 +450,7 @@ kbd{font:inherit;font-size:.8em;padding:0 .35em;border:1px solid #8a92a3;border-
       (value > 0 ? this.up : this.down).setAttribute("aria-pressed", "true");
       let ok = false;
       try {
-        const response = await fetch(`${API}/api/feedback`, {
+        const response = await fetch(`${BASE}/api/feedback`, {
           method: "POST", headers: { "Content-Type": "application/json" }, credentials: "omit",
           body: JSON.stringify({ question: result.question, doc_id: c.doc_id, start: c.start, end: c.end, vote: value }),
         });
