@@ -154,6 +154,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")  # the served log is JSON lines: no bars
     import uvicorn
 
+    from index.manifest import StoreError
     from service.sites import load_sites
     from service.startup import shared_loader
     from service.web.access import log_config
@@ -170,7 +171,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
     port = args.port or settings.port
     # before listening: a bad sites file or a broken index stops here, saying what to run (one model for every site)
     load = shared_loader()
-    preloaded = {site.settings.index_dir: load(site.settings) for site in load_sites(settings).values()}
+    preloaded = {}
+    for site in load_sites(settings).values():
+        try:
+            preloaded[site.settings.index_dir] = load(site.settings)
+        except StoreError as exc:
+            if not site.prefix:
+                raise
+            raise StoreError(f"site {site.id}: {exc} (sourcier build --site-id {site.id})") from exc
     # pop: once served, each first index is only held by app.state, so a hot reload can free it
     uvicorn.run(
         create_app(settings, loader=lambda site_settings: preloaded.pop(site_settings.index_dir)),

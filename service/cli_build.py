@@ -20,9 +20,9 @@ if TYPE_CHECKING:
 
 def cmd_build(args: argparse.Namespace) -> int:
     """Build (or refresh) the index; unchanged inputs reuse their vectors; an up-to-date index is kept.
-    With ``--site-id``/``--all-sites``, the sites file's sites, each from its own source into its own folder."""
-    if args.site_id or args.all_sites:
-        return build_sites(args)
+    With a sites file, its sites (all, or ``--site-id``), each from its own source into its own folder."""
+    if args.site_id or args.all_sites or (Settings().sites_file is not None and not args.index):
+        return build_sites(args)  # with a sites file, its sites (an --index DIR is built by hand)
     settings = settings_for(args)
     # the encoder is loaded only to rebuild or to measure the abstention threshold (once for both):
     # an up-to-date index costs one manifest read

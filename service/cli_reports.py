@@ -24,13 +24,21 @@ def settings_for(args: argparse.Namespace) -> Settings:
         overrides["corpus"] = [Path(p) for p in args.corpus]
     settings = Settings(**overrides)
     site_id = getattr(args, "site_id", None)
-    if not site_id:
+    if settings.sites_file is None:
+        if site_id:
+            raise ValueError("--site-id needs a sites file: set SOURCIER_SITES_FILE")
         return settings
+    if not hasattr(args, "site_id") or (not site_id and getattr(args, "index", None)):
+        return settings  # a command about no site (eval…), or an index named by hand
     from service.sites import load_sites
 
-    if settings.sites_file is None:
-        raise ValueError("--site-id needs a sites file: set SOURCIER_SITES_FILE")
     sites = load_sites(settings)
+    if not site_id:
+        if len(sites) > 1:
+            raise ValueError(
+                f"{settings.sites_file} declares several sites: name one with --site-id ({', '.join(sites)})"
+            )
+        site_id = next(iter(sites))
     if site_id not in sites:
         raise ValueError(f"unknown site {site_id!r}; {settings.sites_file} declares {', '.join(sites)}")
     return sites[site_id].settings

@@ -179,7 +179,8 @@ def test_a_site_never_shows_another_sites_article(client):
     other = next(iter(articles["guide"]))
     assert client.get(f"/sites/guide/api/articles/{other}").status_code == 200
     assert_error(client.get(f"/sites/mollet/api/articles/{other}"), 404, "unknown_article")
-    assert client.get(f"/sites/guide/articles/{other}").status_code == 200
+    page = client.get(f"/sites/guide/articles/{other}")
+    assert page.status_code == 200 and '<a href="/sites/guide/">' in page.text  # back to its site's page
 
 
 UNKNOWN = [
@@ -330,3 +331,19 @@ def test_sourcier_sites_lists_each_sites_index_articles_threshold_and_build(sett
     assert capsys.readouterr().out.splitlines()[1].startswith("guide ")
     assert cli.main(["sites", "--site-id", "nope"]) == 1
     assert "unknown site 'nope'" in capsys.readouterr().err
+
+
+def test_with_a_sites_file_the_commands_ask_which_site(settings, monkeypatch, capsys):
+    """Refused before any model is loaded: a question or a build needs its site."""
+    from service import cli
+
+    monkeypatch.setenv("SOURCIER_SITES_FILE", str(settings.sites_file))
+    assert cli.main(["ask", "Quel nerf innerve le mollet ?"]) == 1
+    assert "declares several sites: name one with --site-id (mollet, guide, aide)" in capsys.readouterr().err
+    assert cli.main(["show", "x", "--site-id", "nope"]) == 1
+    assert "unknown site 'nope'" in capsys.readouterr().err
+    assert cli.main(["build", "--corpus", str(SEED)]) == 1  # a sites file builds its sites
+    assert "--corpus: a site's source and folder come from the sites file" in capsys.readouterr().err
+    monkeypatch.delenv("SOURCIER_SITES_FILE")
+    assert cli.main(["ask", "Quel nerf ?", "--site-id", "mollet"]) == 1
+    assert "--site-id needs a sites file" in capsys.readouterr().err

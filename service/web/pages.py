@@ -44,9 +44,9 @@ def article_text_html(article: Article, start: int | None = None, end: int | Non
     return "".join(out)
 
 
-def article_page(article: Article, start: int | None = None, end: int | None = None) -> str:
+def article_page(article: Article, start: int | None = None, end: int | None = None, home: str = "/") -> str:
     """A readable page of the article; with offsets, the cited passage is highlighted and the
-    ``#passage`` anchor of citation links scrolls it into view."""
+    ``#passage`` anchor of citation links scrolls it into view. ``home``: the site's demo page."""
     heading = "" if article.text.lstrip().startswith(article.title) else f"<h1>{escape(article.title)}</h1>"
     source = ""
     if article.url:
@@ -55,6 +55,6 @@ def article_page(article: Article, start: int | None = None, end: int | None = N
         '<!doctype html>\n<html lang="fr"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width,initial-scale=1">'
         f"<title>{escape(article.title)} — Sourcier</title><style>{STYLE}</style></head>"
-        f'<body><main><nav><a href="/">← Sourcier</a></nav><article>{heading}'
+        f'<body><main><nav><a href="{escape(home, quote=True)}">← Sourcier</a></nav><article>{heading}'
         f'<div class="text">{article_text_html(article, start, end)}</div></article>{source}</main></body></html>\n'
     )

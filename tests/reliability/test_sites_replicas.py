@@ -31,6 +31,7 @@ QUESTIONS = {
         "Quel nerf innerve le mollet ?",
     ],
 }
+PACE = 1.1  # seconds between a reader's questions: under the proxy's 60 a minute per reader
 NEW_ARTICLE = """# Renouveler sa carte de bibliothèque
 
 La carte de bibliothèque se renouvelle chaque année à l’accueil, sur présentation d’un justificatif de domicile.
@@ -38,9 +39,10 @@ La carte de bibliothèque se renouvelle chaque année à l’accueil, sur prése
 
 
 class SiteReaders(ReaderThreads):
-    """Readers asking (and now and then voting on) a site each, through the proxy."""
+    """Readers asking (and now and then voting on) a site each, through the proxy, each from its own
+    loopback address (the proxy's per-reader limit)."""
 
-    def __init__(self, url: str, count: int = 6) -> None:
+    def __init__(self, url: str, count: int = 10) -> None:
         self.url = url
         self.results: list[tuple[str, int, dict]] = []  # (site, status, body)
         self.votes: Counter[str] = Counter()
@@ -63,7 +65,7 @@ class SiteReaders(ReaderThreads):
                     if client.post(f"{self.url}/sites/{site}/api/feedback", json=vote).status_code == 201:
                         with self.lock:
                             self.votes[site] += 1
-                time.sleep(0.2)
+                time.sleep(PACE)
 
 
 def test_replicas_serve_each_site_apart_while_one_site_is_rebuilt(database, served, tmp_path):
@@ -94,6 +96,15 @@ def test_replicas_serve_each_site_apart_while_one_site_is_rebuilt(database, serv
             rebuilt = run_cli(["build", "--site-id", "guide", "--quiet"], process_env(folder, True, **replica))
             assert rebuilt.returncode == 0, rebuilt.stderr
             time.sleep(6)
+        # the proxy's per-reader limit holds on every site's routes, in the one error shape
+        with httpx.Client(transport=httpx.HTTPTransport(local_address="127.0.0.90"), timeout=10) as client:
+            statuses = [
+                client.get(f"{proxy.url}/sites/{site}/api/ask", params={"q": "crampe"}).status_code
+                for site in ("mollet", "guide") * 15
+            ]
+            refused = client.get(f"{proxy.url}/sites/guide/api/suggest", params={"q": "cœur"})
+        assert statuses[:21] == [200] * 21 and 429 in statuses[21:]  # a burst of 20 for both sites together
+        assert refused.status_code == 429 and refused.json()["error"]["code"] == "too_many_requests"
     finally:
         proxy.stop()
 

@@ -8,7 +8,7 @@ from typing import Any
 from fastapi import APIRouter
 from fastapi.responses import HTMLResponse
 
-from service.web.deps import AnswererDep, find_article
+from service.web.deps import AnswererDep, SiteDep, find_article
 from service.web.pages import article_page
 from service.web.schemas import ArticleOut
 
@@ -28,5 +28,6 @@ def get_article(doc_id: str, answerer: AnswererDep) -> dict[str, Any]:
 
 
 @router.get("/articles/{doc_id:path}", response_class=HTMLResponse)
-def show_article(doc_id: str, answerer: AnswererDep, start: int | None = None, end: int | None = None) -> HTMLResponse:
-    return HTMLResponse(article_page(find_article(answerer, doc_id), start, end))
+def show_article(doc_id: str, served: SiteDep, start: int | None = None, end: int | None = None) -> HTMLResponse:
+    article = find_article(served.answerer, doc_id)
+    return HTMLResponse(article_page(article, start, end, home=served.site.prefix + "/"))
