@@ -143,7 +143,11 @@ def read_sites(path: Path, settings: Settings) -> dict[str, Site]:
             )
         if not isinstance(entry, dict):
             raise where.error(None, f"sites.{site_id} must be a table ([sites.{site_id}])")
-        sites[site_id] = _site(site_id, entry, settings, path.parent, where)
+        site = _site(site_id, entry, settings, path.parent, where)
+        same = next((other for other in sites.values() if other.settings.index_dir == site.settings.index_dir), None)
+        if same is not None:  # two sites building into one folder would overwrite each other's index
+            raise where.error("index_dir", f"index_dir {site.settings.index_dir} is site {same.id!r}'s too")
+        sites[site_id] = site
     return sites
 
 

@@ -128,6 +128,7 @@ BROKEN = [
     ('[sites.aide]\nurl = "https://a.fr/"\ninclude = ["(("]\n', 3, "bad regex"),
     ('[sites.aide]\ncorpus = ["a"]\neditor_token_env = "NO_SUCH_VARIABLE_SET"\n', 3, "NO_SUCH_VARIABLE_SET"),
     ('[sites.a]\ncorpus = ["a"]\n[sites.b]\ncorpus = ["b"]\norigins = "https://b.fr"\n', 5, "list of strings"),
+    ('[sites.a]\ncorpus = ["a"]\nindex_dir = "i"\n[sites.b]\ncorpus = ["b"]\nindex_dir = "i"\n', 6, "site 'a''s too"),
     ("title = 'x'\n", 1, "unknown top-level key"),
     ("", 1, "no site"),
 ]
