@@ -55,18 +55,24 @@ def start_server(index: Path, runtime: str, port: int = PORT) -> subprocess.Pope
         server = subprocess.Popen(
             command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=log, start_new_session=True
         )
-    deadline = time.monotonic() + 300
+    wait_healthy(server, f"http://127.0.0.1:{port}", log_path)
+    return server
+
+
+def wait_healthy(server: subprocess.Popen, url: str, log_path: Path, startup: float = 300) -> None:
+    """Return once ``url``'s /api/health answers; a server that exits or stays silent is an error (and stopped)."""
+    deadline = time.monotonic() + startup
     while time.monotonic() < deadline:
         if server.poll() is not None:
             raise RuntimeError(f"sourcier serve exited: {log_path.read_text(errors='replace')[-2000:]}")
         try:
-            if httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=2).status_code == 200:
-                return server
+            if httpx.get(f"{url}/api/health", timeout=2).status_code == 200:
+                return
         except httpx.HTTPError:
             pass
-        time.sleep(0.5)
+        time.sleep(0.2)
     stop_server(server)
-    raise RuntimeError("sourcier serve did not answer /api/health within 300 s")
+    raise RuntimeError(f"sourcier serve did not answer /api/health within {startup} s")
 
 
 def stop_server(server: subprocess.Popen) -> None:

@@ -32,7 +32,7 @@ def site_status(site: Site) -> dict[str, Any]:
     try:
         manifest = read_manifest(site.settings.index_dir)
     except (StoreError, OSError) as exc:
-        return row | {"index_version": None, "problem": str(exc)}
+        return row | {"index_version": None, "problem": f"{exc} --site-id {site.id}"}
     config = replace(site.settings.answer_config(), threshold=None)
     found = abstention.stored(manifest.abstention, config.scoring(), config.abstain_deviations, config.abstain_floor)
     threshold, origin = (site.settings.threshold, "setting") if site.settings.threshold is not None else (None, "")

@@ -134,7 +134,7 @@ def read_sites(path: Path, settings: Settings) -> dict[str, Site]:
     tables = data.get("sites")
     if not isinstance(tables, dict) or not tables:
         raise SitesError(f"{path}:1: no site: declare at least one [sites.<id>] table")
-    sites = {}
+    sites: dict[str, Site] = {}
     for site_id, entry in tables.items():
         where = _Where(path, lines, site_id)
         if not SLUG.match(site_id):
