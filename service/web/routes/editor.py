@@ -53,7 +53,7 @@ def editor_secret(settings: Settings) -> bytes:
 
 COOKIE = "sourcier_editor"
 SESSION_SECONDS = 8 * 3600
-REFUSED = "Accès réservé aux éditeurs : jeton manquant ou invalide (connectez-vous sur /editor/login)."
+REFUSED = "Accès réservé aux éditeurs : jeton manquant ou invalide (connectez-vous sur {login})."
 
 
 def session(secret: bytes, expires: int, site: str = DEFAULT_SITE) -> str:
@@ -83,8 +83,10 @@ def _secret(settings: Settings) -> bytes:
     return secret
 
 
-def _refused() -> StarletteHTTPException:
-    return StarletteHTTPException(401, REFUSED, headers={"WWW-Authenticate": "Bearer"})
+def _refused(served: Served) -> StarletteHTTPException:
+    """401, naming the site's login page."""
+    message = REFUSED.format(login=f"{served.site.prefix}/editor/login")
+    return StarletteHTTPException(401, message, headers={"WWW-Authenticate": "Bearer"})
 
 
 def authorize(request: Request, served: SiteDep) -> None:
@@ -96,7 +98,7 @@ def authorize(request: Request, served: SiteDep) -> None:
             return
     elif _session_ok(secret, request.cookies.get(cookie_name(served), ""), served.site.id):
         return
-    raise _refused()
+    raise _refused(served)
 
 
 Editor = Annotated[None, Depends(authorize)]
@@ -188,7 +190,7 @@ async def login(request: Request, served: SiteDep) -> RedirectResponse:
     secret = _secret(served.site.settings)
     given = parse_qs((await request.body()).decode("utf-8", "replace")).get("token", [""])[0]
     if not hmac.compare_digest(given.encode("utf-8", "replace"), secret):
-        raise _refused()
+        raise _refused(served)
     response = RedirectResponse(f"{served.site.prefix}/editor/coverage", status_code=303, headers=PRIVATE)
     expires = int(time.time()) + SESSION_SECONDS
     response.set_cookie(
