@@ -20,6 +20,14 @@ PIAF_ARTICLES = ROOT / "eval" / "data" / "piaf" / "articles.jsonl"
 SEED = ROOT / "corpus" / "articles" / "contractions-muscle-mollet.txt"
 
 
+def status_mb(pid: int, field: str) -> float:
+    """A memory figure of a running process from ``/proc/PID/status`` (``VmRSS``, ``VmHWM``…), in MB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) / 1024  # kB
+    raise RuntimeError(f"/proc/{pid}/status has no {field}")
+
+
 @dataclass
 class Timing:
     """Milliseconds of repeated calls: the statistics the tables report."""

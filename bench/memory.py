@@ -18,7 +18,7 @@ from pathlib import Path
 import httpx
 
 from bench.build import index_folder
-from bench.common import bench_settings, questions
+from bench.common import bench_settings, questions, status_mb
 from bench.http import start_server, stop_server
 
 PORT = 8251
@@ -35,20 +35,13 @@ class Memory:
     steady_vs_torch: float | None = None
 
 
-def _status_mb(pid: int, field: str) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1]) / 1024  # kB
-    raise RuntimeError(f"/proc/{pid}/status has no {field}")
-
-
 def _once(index: Path, runtime: str, asked: list[str]) -> tuple[float, float]:
     server = start_server(index, runtime, PORT)
     try:
         for question in asked:
             response = httpx.post(f"http://127.0.0.1:{PORT}/api/ask", json={"question": question}, timeout=60)
             response.raise_for_status()
-        return _status_mb(server.pid, "VmRSS"), _status_mb(server.pid, "VmHWM")
+        return status_mb(server.pid, "VmRSS"), status_mb(server.pid, "VmHWM")
     finally:
         stop_server(server)
 

@@ -27,7 +27,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from bench.common import WORK, machine, write
+from bench.common import WORK, machine, status_mb, write
 from bench.three_sites import (
     DemarcheSite,
     Serving,
@@ -72,13 +72,6 @@ class Row:
     questions_per_run: int
 
 
-def _vm(pid: int, field: str) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1]) / 1024
-    raise RuntimeError(f"/proc/{pid}/status has no {field}")
-
-
 def _once(sites_file: Path, asked: dict[str, list[str]], log: Path) -> Sample:
     import httpx
 
@@ -99,7 +92,7 @@ def _once(sites_file: Path, asked: dict[str, list[str]], log: Path) -> Sample:
             len(asked),
             round(at_health, 1),
             round(rss_mb(server.pid), 1),
-            round(_vm(server.pid, "VmHWM"), 1),
+            round(status_mb(server.pid, "VmHWM"), 1),
             round(start_s, 2),
             [ms for site in asked for ms in latencies[site]],
             latencies["seed"],

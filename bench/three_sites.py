@@ -30,7 +30,7 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from bench.common import ROOT
+from bench.common import ROOT, status_mb
 from bench.http import stop_server, wait_healthy
 
 SEED_CORPUS = ROOT / "corpus" / "articles"
@@ -228,10 +228,8 @@ def rss_mb(pid: int) -> float:
     total = 0.0
     for one in [pid, *_children(pid)]:
         try:
-            for line in Path(f"/proc/{one}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    total += int(line.split()[1]) / 1024
-        except OSError:
+            total += status_mb(one, "VmRSS")
+        except (OSError, RuntimeError):  # a child that has just exited (gone, or a zombie without VmRSS)
             continue
     return total
 
