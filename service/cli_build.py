@@ -98,12 +98,11 @@ def _measure_abstention(
 ) -> None:
     """Store the index's abstention measurement in its manifest unless a current one is there."""
     from index import store
-    from service.core import abstention
-    from service.startup import answerer_for
+    from service.startup import answerer_for, stored_abstention
 
     config = replace(settings.answer_config(), threshold=None)  # measured even when SOURCIER_THRESHOLD wins
     manifest = index.manifest if index is not None else store.read_manifest(settings.index_dir)
-    found = abstention.stored(manifest.abstention, config.scoring(), config.abstain_deviations, config.abstain_floor)
+    found = stored_abstention(settings, manifest)
     if found is None:
         encoder = load_encoder()
         if index is None:

@@ -30,18 +30,13 @@ def settings_for(args: argparse.Namespace) -> Settings:
         return settings
     if not hasattr(args, "site_id") or (not site_id and getattr(args, "index", None)):
         return settings  # a command about no site (eval…), or an index named by hand
-    from service.sites import load_sites
+    from service.cli_sites import chosen_sites
 
-    sites = load_sites(settings)
-    if not site_id:
-        if len(sites) > 1:
-            raise ValueError(
-                f"{settings.sites_file} declares several sites: name one with --site-id ({', '.join(sites)})"
-            )
-        site_id = next(iter(sites))
-    if site_id not in sites:
-        raise ValueError(f"unknown site {site_id!r}; {settings.sites_file} declares {', '.join(sites)}")
-    return sites[site_id].settings
+    sites = chosen_sites(settings, site_id)  # all of them when none is named; an unknown one refused
+    if len(sites) > 1:
+        ids = ", ".join(site.id for site in sites)
+        raise ValueError(f"{settings.sites_file} declares several sites: name one with --site-id ({ids})")
+    return sites[0].settings
 
 
 def cmd_eval(args: argparse.Namespace) -> int:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import json
-from dataclasses import replace
 from typing import Any
 
 from service.settings import Settings
@@ -26,15 +25,14 @@ def chosen_sites(settings: Settings, site_id: str | None) -> list[Site]:
 def site_status(site: Site) -> dict[str, Any]:
     """What ``sourcier sites`` says of one site, read from its index's manifest (nothing is loaded)."""
     from index.manifest import StoreError, read_manifest
-    from service.core import abstention
+    from service.startup import stored_abstention
 
     row: dict[str, Any] = {"id": site.id, "source": site.source.describe(), "url": site.prefix}
     try:
         manifest = read_manifest(site.settings.index_dir)
     except (StoreError, OSError) as exc:
         return row | {"index_version": None, "problem": f"{exc} --site-id {site.id}"}
-    config = replace(site.settings.answer_config(), threshold=None)
-    found = abstention.stored(manifest.abstention, config.scoring(), config.abstain_deviations, config.abstain_floor)
+    found = stored_abstention(site.settings, manifest)
     threshold, origin = (site.settings.threshold, "setting") if site.settings.threshold is not None else (None, "")
     if threshold is None and found is not None:
         threshold, origin = found.threshold, "index"

@@ -5,12 +5,16 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from index import store
 from index.encoder import Encoder
+from index.manifest import Manifest
 from index.search import Index
+from service.core import abstention
+from service.core.abstention import Abstention
 from service.core.answer import Answerer
 from service.core.config import AnswerConfig
 from service.settings import Settings
@@ -53,3 +57,10 @@ def answerer_for(index: Index, encoder: Encoder, config: AnswerConfig, folder: P
         except (OSError, store.StoreError) as exc:
             log.warning("could not store the abstention measurement in %s: %s", folder, exc)
     return answerer
+
+
+def stored_abstention(settings: Settings, manifest: Manifest) -> Abstention | None:
+    """The abstention measurement ``manifest`` holds under these settings' rule (even when a
+    SOURCIER_THRESHOLD wins over it), or None when it must be measured (``answerer_for`` does)."""
+    config = replace(settings.answer_config(), threshold=None)
+    return abstention.stored(manifest.abstention, config.scoring(), config.abstain_deviations, config.abstain_floor)
