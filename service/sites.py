@@ -22,7 +22,7 @@ from __future__ import annotations
 import os
 import re
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -100,7 +100,6 @@ class Site:
     settings: Settings
     source: Source
     prefix: str = ""
-    origins: tuple[str, ...] = field(default=())
 
 
 def site_prefix(site_id: str) -> str:
@@ -111,7 +110,7 @@ def load_sites(settings: Settings) -> dict[str, Site]:
     """The served sites, by id: the sites file's, or the one ``default`` site of the settings."""
     if settings.sites_file is None:
         source = Source("corpus", tuple(settings.corpus))
-        return {DEFAULT_SITE: Site(DEFAULT_SITE, settings, source, "", tuple(settings.cors_origins))}
+        return {DEFAULT_SITE: Site(DEFAULT_SITE, settings, source)}
     return read_sites(settings.sites_file, settings)
 
 
@@ -261,4 +260,4 @@ def _site(site_id: str, entry: dict[str, Any], settings: Settings, folder: Path,
         first = exc.errors()[0]
         key = str(first["loc"][0]) if first["loc"] else None
         raise where.error(key if key in entry else None, f"{key}: {first['msg']}") from exc
-    return Site(site_id, site_settings, source, site_prefix(site_id), origins)
+    return Site(site_id, site_settings, source, site_prefix(site_id))

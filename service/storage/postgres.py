@@ -35,6 +35,9 @@ log = logging.getLogger(__name__)
 MIGRATION_LOCK = 0x50_55_52_43_49_45_52  # "SOURCIER"-ish, any constant bigint would do
 
 
+SITE_PERIOD = "site = %s AND created_at >= %s AND created_at < %s"  # one site's rows in a period: _select's arguments
+
+
 class PostgresStore:
     """A pool of ``pool_size`` connections; each write is one transaction, committed before it returns."""
 
@@ -107,14 +110,11 @@ class PostgresStore:
             return conn.execute(sql, (site, since, period_end(until))).fetchall()
 
     def feedback(self, since: float = 0.0, until: float | None = None, site: str = DEFAULT_SITE) -> list[Feedback]:
-        period = "site = %s AND created_at >= %s AND created_at < %s"  # one site's rows in a period
-        sql = f"SELECT {FEEDBACK_COLUMNS} FROM feedback WHERE {period} ORDER BY id"
+        sql = f"SELECT {FEEDBACK_COLUMNS} FROM feedback WHERE {SITE_PERIOD} ORDER BY id"
         return [Feedback(*row) for row in self._select(sql, since, until, site)]
 
     def queries(self, since: float = 0.0, until: float | None = None, site: str = DEFAULT_SITE) -> list[LoggedQuery]:
-        sql = (
-            f"SELECT {QUERY_COLUMNS} FROM queries WHERE site = %s AND created_at >= %s AND created_at < %s ORDER BY id"
-        )
+        sql = f"SELECT {QUERY_COLUMNS} FROM queries WHERE {SITE_PERIOD} ORDER BY id"
         return [logged_query(row) for row in self._select(sql, since, until, site)]
 
 

@@ -7,7 +7,7 @@ import time
 from dataclasses import astuple, dataclass
 from typing import Any, Protocol
 
-DEFAULT_SITE = "default"  # service.sites.DEFAULT_SITE: the site of rows written before sites existed
+DEFAULT_SITE = "default"  # the one site without a sites file (service.sites), and the site of rows written before
 
 
 @dataclass(frozen=True)

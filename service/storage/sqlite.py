@@ -23,6 +23,8 @@ from service.storage.records import (
     values,
 )
 
+SITE_PERIOD = "site = ? AND created_at >= ? AND created_at < ?"  # one site's rows in a period: _select's arguments
+
 
 class SQLiteStore:
     """One connection, one lock, one transaction per write: a small process needs no more."""
@@ -106,11 +108,9 @@ class SQLiteStore:
             return self._conn.execute(sql, (site, since, period_end(until))).fetchall()
 
     def feedback(self, since: float = 0.0, until: float | None = None, site: str = DEFAULT_SITE) -> list[Feedback]:
-        sql = (
-            f"SELECT {FEEDBACK_COLUMNS} FROM feedback WHERE site = ? AND created_at >= ? AND created_at < ? ORDER BY id"
-        )
+        sql = f"SELECT {FEEDBACK_COLUMNS} FROM feedback WHERE {SITE_PERIOD} ORDER BY id"
         return [Feedback(*row) for row in self._select(sql, since, until, site)]
 
     def queries(self, since: float = 0.0, until: float | None = None, site: str = DEFAULT_SITE) -> list[LoggedQuery]:
-        sql = f"SELECT {QUERY_COLUMNS} FROM queries WHERE site = ? AND created_at >= ? AND created_at < ? ORDER BY id"
+        sql = f"SELECT {QUERY_COLUMNS} FROM queries WHERE {SITE_PERIOD} ORDER BY id"
         return [logged_query(row) for row in self._select(sql, since, until, site)]

@@ -21,7 +21,7 @@ from service.storage.querylog import QueryLog
 from service.web.access import AccessLog
 from service.web.deps import Served, site_parameter
 from service.web.errors import install_handlers
-from service.web.guard import SITE_PATH, Guard, JSONErrorCORS, SiteCORS, policy_paths
+from service.web.guard import CORS_OPTIONS, SITE_PATH, Guard, JSONErrorCORS, SiteCORS, policy_paths
 from service.web.reload import IndexReloader, start_watching, stop_watching
 from service.web.routes import articles, ask, editor, feedback, health, suggest, widget
 from service.web.routes.editor import editor_secret
@@ -76,9 +76,8 @@ def create_app(settings: Settings | None = None, loader: Loader | None = None) -
     editors = any(editor_secret(site.settings) for site in sites.values())
     if not editors:
         log.info("editors' pages disabled: set SOURCIER_EDITOR_TOKEN (or a site's editor_token) to enable them")
-    if several:
+    if several:  # /api/health for them all; the {site} of every route, declared once (deps.get_served reads it)
         app.include_router(health.sites_router)
-    if several:  # the {site} of every route, declared once (deps.get_served reads it)
         site_path = Depends(site_parameter(list(sites)))
         app.include_router(_site_routes(editors), prefix=SITE_PATH, dependencies=[site_path])
     else:
@@ -110,11 +109,6 @@ def _add_cors(app: FastAPI, settings: Settings, sites: dict[str, Site], several:
     """CORS outside the guard, so that its refusals carry the CORS headers too: the settings' origins for
     one site, each site's own origins for several."""
     if several:
-        app.add_middleware(SiteCORS, origins={site_id: list(site.origins) for site_id, site in sites.items()})
+        app.add_middleware(SiteCORS, origins={site_id: site.settings.cors_origins for site_id, site in sites.items()})
     elif settings.cors_origins:
-        app.add_middleware(
-            JSONErrorCORS,
-            allow_origins=settings.cors_origins,
-            allow_methods=["GET", "POST"],
-            allow_headers=["Content-Type"],
-        )
+        app.add_middleware(JSONErrorCORS, allow_origins=settings.cors_origins, **CORS_OPTIONS)

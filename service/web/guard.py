@@ -174,7 +174,7 @@ class Guard:
         site, path = site_of(scope["path"])
         path = path.rstrip("/") or "/"
         send = self._with_headers(send)
-        limiter = self.site_limiters.get(site, self.limiter) if site else self.limiter
+        limiter = self.site_limiters.get(site, self.limiter)  # "" (the root) is no site's: the process's
         if limiter is not None and path in self.limited_paths and scope["method"] != "OPTIONS":
             client = scope.get("client")
             wait = limiter.wait(client[0] if client else "")
@@ -269,6 +269,10 @@ def _replay(body: bytes, receive: Receive) -> Receive:
     return replay
 
 
+# What a browser page of an allowed origin may send: the API's two methods and a JSON body.
+CORS_OPTIONS: dict[str, Any] = {"allow_methods": ["GET", "POST"], "allow_headers": ["Content-Type"]}
+
+
 class JSONErrorCORS(CORSMiddleware):
     """Starlette's CORS allow-list, whose refused preflights use the API's JSON error shape."""
 
@@ -305,9 +309,7 @@ class SiteCORS:
     def __init__(self, app: StarletteApp, origins: dict[str, list[str]]) -> None:
         self.app = app
         self.by_site: dict[str, StarletteApp] = {
-            site: JSONErrorCORS(
-                app, allow_origins=allowed, allow_methods=["GET", "POST"], allow_headers=["Content-Type"]
-            )
+            site: JSONErrorCORS(app, allow_origins=allowed, **CORS_OPTIONS)
             for site, allowed in origins.items()
             if allowed
         }
